@@ -1,0 +1,20 @@
+FROM python:3.11-slim
+
+# WeasyPrint renders statements with Pango; DejaVu gives it fonts with Danish letters.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md piccolo_conf.py ./
+COPY api ./api
+COPY contracts ./contracts
+COPY outcomes ./outcomes
+COPY ledger ./ledger
+COPY reports ./reports
+RUN pip install --no-cache-dir .
+
+ENV VIRKER_HOST=0.0.0.0 VIRKER_PORT=8000
+EXPOSE 8000
+CMD ["sh", "-c", "virker migrate && virker serve --workers ${VIRKER_WORKERS:-2}"]

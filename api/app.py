@@ -1,0 +1,99 @@
+"""The one place that builds the application."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, Request, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.template.config import TemplateConfig
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+from api.auth import AuthenticationMiddleware, auditors_read_only
+from api.errors import EXCEPTION_HANDLERS
+from api.routes import pages
+from api.routes.contracts import ContractController, MetricController
+from api.routes.directory import ApiKeyController, OrganisationController, UserController
+from api.settings import Settings, get_settings
+from contracts.database import bind, make_engine, prepare
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    bind(engine)
+    prepare(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if isinstance(engine, PostgresEngine):
+            await engine.start_connection_pool(min_size=1, max_size=10)
+        try:
+            yield
+        finally:
+            if isinstance(engine, PostgresEngine):
+                await engine.close_connection_pool()
+
+    secret = hashlib.sha256(settings.secret_key.encode()).digest()
+    session = CookieBackendConfig(secret=secret, httponly=True, samesite="lax",
+                                  secure=settings.secure_cookies, max_age=8 * 3600)
+    api = Router(
+        path="/",
+        route_handlers=[OrganisationController, UserController, ApiKeyController,
+                        MetricController, ContractController],
+        guards=[auditors_read_only],
+        security=[{"apiKey": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            api, pages.home, pages.login_page, pages.login_form, pages.logout,
+            pages.login_json, pages.logout_json, pages.me, pages.health,
+        ],
+        lifespan=[lifespan],
+        middleware=[session.middleware,
+                    DefineMiddleware(AuthenticationMiddleware, exclude=["^/schema"])],
+        csrf_config=CSRFConfig(secret=settings.secret_key, exclude=["^/api/"],
+                               cookie_secure=settings.secure_cookies, cookie_httponly=False),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=require_json_body,
+        template_config=TemplateConfig(directory=Path(__file__).parent / "templates",
+                                       engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Virker",
+            version="1",
+            description="Outcome-based funding and commissioning ledger. Every error is "
+                        "application/problem+json (RFC 9457) with a stable `code`.",
+            path="/schema",
+            components=Components(security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer",
+                                         description="An organisation's API key")}),
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+
+
+JSON_TYPES = ("application/json",)
+
+
+async def require_json_body(request: Request) -> None:
+    """Writes to /api carry JSON (or what the route declares in opt['accepts'])."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return
+    if not request.url.path.startswith("/api/"):
+        return
+    accepts = request.route_handler.opt.get("accepts", JSON_TYPES)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type not in accepts:
+        raise HTTPException(status_code=415,
+                            detail=f"send {' or '.join(accepts)}, not {content_type}")

@@ -1,0 +1,136 @@
+"""The `virker` command: serve, migrate, demo data and the first organisations, users and keys.
+
+Scriptable: commands print what a script needs (an id, a key) alone on standard output and
+everything else on standard error; errors exit non-zero with a one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from api.settings import get_settings
+from contracts import directory
+from contracts.database import bind, make_engine, migrate
+from contracts.errors import DomainError
+from contracts.schemas import ApiKeyIn, OrganisationIn, UserIn
+
+T = TypeVar("T")
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Bind the configured database and run one async job, turning errors into messages."""
+    bind(make_engine(get_settings().database_url))
+    try:
+        return asyncio.run(coro_fn())
+    except DomainError as exc:
+        details = "".join(f"\n  {p.field}: {p.message}" for p in exc.problems)
+        raise click.ClickException(f"{exc.message} [{exc.code}]{details}") from None
+    except msgspec.ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _struct(cls: type[T], **fields: Any) -> T:
+    try:
+        return msgspec.convert({k: v for k, v in fields.items() if v is not None}, cls)
+    except msgspec.ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Virker: outcome-based funding and commissioning ledger.
+
+    The database is VIRKER_DATABASE_URL (default: SQLite in ./var/virker.sqlite).
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1]")
+@click.option("--port", default=None, type=int, help="Port to listen on [8000]")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes (PostgreSQL only; SQLite has one writer)")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the web UI and the API."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, proxy_headers=True)
+
+
+@main.command("migrate")
+def migrate_cmd() -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    for line in run(migrate):
+        click.echo(line, err=True)
+    click.echo("schema up to date", err=True)
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo data (only into an empty database) and print logins and API keys."""
+    from api.demo import load_demo
+
+    click.echo(run(load_demo))
+
+
+@main.command("create-org")
+@click.option("--name", required=True, help="e.g. 'Roskilde Kommune'")
+@click.option("--kind", required=True,
+              help="municipality, region, outcome_fund, foundation, ministry, ngo, "
+                   "social_enterprise, municipal_unit, company, audit_firm or operator")
+@click.option("--identifier", required=True, help="org-id style, e.g. DK-CVR-29189846")
+def create_org(name: str, kind: str, identifier: str) -> None:
+    """Register an organisation; prints its id."""
+    data = _struct(OrganisationIn, name=name, kind=kind, identifier=identifier)
+    org = run(functools.partial(directory.create_organisation, None, data))
+    click.echo(str(org.id))
+
+
+@main.command("create-user")
+@click.option("--org", "org_ref", required=True, help="organisation id or identifier")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", required=True, type=click.Choice(
+    ["commissioner", "provider", "auditor", "admin"]))
+@click.option("--password", envvar="VIRKER_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True, help="or VIRKER_PASSWORD; prompted for if absent")
+def create_user(org_ref: str, email: str, display_name: str, role: str, password: str) -> None:
+    """Create a user who signs in to the web UI; prints the user's id."""
+
+    async def job() -> Any:
+        org = await directory.find_organisation(org_ref)
+        data = _struct(UserIn, organisation_id=str(org.id), email=email,
+                       display_name=display_name, role=role, password=password)
+        return await directory.create_user(None, data)
+
+    click.echo(str(run(job).id))
+
+
+@main.command("create-api-key")
+@click.option("--org", "org_ref", required=True, help="organisation id or identifier")
+@click.option("--label", default="command line", show_default=True)
+@click.option("--role", default=None, type=click.Choice(
+    ["commissioner", "provider", "auditor", "admin"]),
+    help="default: from the organisation's kind")
+def create_api_key(org_ref: str, label: str, role: str | None) -> None:
+    """Create an API key; prints the key alone (it is not shown again)."""
+
+    async def job() -> Any:
+        org = await directory.find_organisation(org_ref)
+        data = _struct(ApiKeyIn, organisation_id=str(org.id), label=label, role=role)
+        return await directory.create_api_key(None, data)
+
+    click.echo(run(job).key)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,115 @@
+"""The metric library and outcome contracts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from api.auth import principal_of
+from contracts import library, service
+from contracts.errors import Invalid
+from contracts.schemas import (
+    ContractEventOut,
+    ContractIn,
+    ContractOut,
+    ContractStatus,
+    ContractVersionOut,
+    MetricIn,
+    MetricOut,
+    Page,
+    TransitionIn,
+    VariationIn,
+)
+
+
+class MetricController(Controller):
+    path = "/api/v1/metrics"
+    tags = ["metric library"]
+
+    @get("/", summary="The outcome metric library")
+    async def index(self) -> list[MetricOut]:
+        return await library.list_metrics()
+
+    @get("/{code:str}", summary="One metric")
+    async def show(self, code: str) -> MetricOut:
+        return await library.get_metric(code)
+
+    @post("/", summary="Add a metric (commissioners, administrators)")
+    async def create(self, request: Request, data: MetricIn) -> MetricOut:
+        return await library.create_metric(principal_of(request), data)
+
+
+def _cursor(value: str | None) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise Invalid("the cursor is not one Virker gave out", code="invalid_cursor") from None
+
+
+class ContractController(Controller):
+    path = "/api/v1/contracts"
+    tags = ["contracts"]
+
+    @get("/", summary="Contracts you deliver, commission or audit")
+    async def index(
+        self,
+        request: Request,
+        status: ContractStatus | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> Page[ContractOut]:
+        return await service.list_contracts(principal_of(request), status=status,
+                                            cursor=_cursor(cursor), limit=limit)
+
+    @post("/", summary="Create a draft contract (commissioners)")
+    async def create(self, request: Request, data: ContractIn) -> ContractOut:
+        return await service.create_contract(principal_of(request), data)
+
+    @get("/{contract_id:uuid}", summary="One contract with its current terms")
+    async def show(self, request: Request, contract_id: UUID) -> ContractOut:
+        return await service.get_contract(principal_of(request), contract_id)
+
+    @get("/{contract_id:uuid}/variations", summary="Every version of the terms, with reasons")
+    async def versions(self, request: Request, contract_id: UUID) -> list[ContractVersionOut]:
+        return await service.list_versions(principal_of(request), contract_id)
+
+    @post("/{contract_id:uuid}/variations", summary="Vary the terms; earlier versions stay")
+    async def vary(self, request: Request, contract_id: UUID, data: VariationIn
+                   ) -> ContractOut:
+        return await service.vary_contract(principal_of(request), contract_id, data)
+
+    @get("/{contract_id:uuid}/events", summary="Status history")
+    async def events(self, request: Request, contract_id: UUID) -> list[ContractEventOut]:
+        return await service.list_events(principal_of(request), contract_id)
+
+    @post("/{contract_id:uuid}/activate", status_code=200,
+          summary="Activate a draft: the terms become binding")
+    async def activate(self, request: Request, contract_id: UUID,
+                       data: TransitionIn | None = None) -> ContractOut:
+        return await _transition(request, contract_id, "activate", data)
+
+    @post("/{contract_id:uuid}/suspend", status_code=200, summary="Suspend an active contract")
+    async def suspend(self, request: Request, contract_id: UUID,
+                      data: TransitionIn | None = None) -> ContractOut:
+        return await _transition(request, contract_id, "suspend", data)
+
+    @post("/{contract_id:uuid}/resume", status_code=200, summary="Resume a suspended contract")
+    async def resume(self, request: Request, contract_id: UUID,
+                     data: TransitionIn | None = None) -> ContractOut:
+        return await _transition(request, contract_id, "resume", data)
+
+    @post("/{contract_id:uuid}/close", status_code=200, summary="Close a contract for good")
+    async def close(self, request: Request, contract_id: UUID,
+                    data: TransitionIn | None = None) -> ContractOut:
+        return await _transition(request, contract_id, "close", data)
+
+
+async def _transition(request: Request, contract_id: UUID, action: str,
+                      data: TransitionIn | None) -> ContractOut:
+    return await service.transition(principal_of(request), contract_id, action,
+                                    data.reason if data else "")

@@ -1,0 +1,114 @@
+"""Database engines: one URL in, a Piccolo engine out, bound to every table of every app.
+
+Virker runs on SQLite (embedded default, WAL mode) and PostgreSQL (production). The same
+tables, migrations and services serve both; this module is the only place that knows which
+engine is in use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
+
+APP_MODULES = ("contracts", "outcomes", "ledger")
+
+
+def make_engine(url: str) -> Engine:
+    """`sqlite:///relative/path`, `sqlite:////absolute/path` or `postgresql://…`."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ValueError("a SQLite URL needs a path: sqlite:///var/virker.sqlite")
+        return SQLiteEngine(path=path, timeout=30)
+    if parts.scheme in ("postgres", "postgresql"):
+        return PostgresEngine(config={"dsn": url}, extensions=())
+    raise ValueError(f"unsupported database URL scheme: {parts.scheme!r}")
+
+
+def prepare(engine: Engine) -> None:
+    """Make the engine's storage ready: for SQLite, its folder and WAL mode.
+
+    WAL lets readers go on while one writer writes; it is a property of the file, so
+    setting it once is enough.
+    """
+    if isinstance(engine, SQLiteEngine):
+        path = engine.connection_kwargs["database"]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+
+
+def all_tables() -> list[type[Table]]:
+    from contracts.piccolo_app import APP_CONFIG as contracts_app
+    from ledger.piccolo_app import APP_CONFIG as ledger_app
+    from outcomes.piccolo_app import APP_CONFIG as outcomes_app
+
+    return [t for app in (contracts_app, outcomes_app, ledger_app) for t in app.table_classes]
+
+
+def bind(engine: Engine) -> None:
+    """Point piccolo_conf and every table at `engine`.
+
+    Piccolo resolves a table's engine once and caches it; the tests run the same code on
+    SQLite and PostgreSQL in one process, so the cache is reset here.
+    """
+    from piccolo.apps.migrations.tables import Migration
+
+    import piccolo_conf
+
+    piccolo_conf.DB = engine
+    for table in [*all_tables(), Migration]:
+        table._meta.db = engine
+
+
+def piccolo_conf_engine() -> Engine:
+    import piccolo_conf
+
+    return piccolo_conf.DB
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.engine_type == "sqlite"
+
+
+async def migrate() -> list[str]:
+    """Run every pending migration of every app on the bound engine; returns what ran."""
+    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+
+    prepare(piccolo_conf_engine())
+    ran: list[str] = []
+    for app_name in APP_MODULES:
+        manager = ForwardsMigrationManager(app_name=app_name, migration_id="all", fake=False)
+        # Piccolo narrates on stdout; commands such as `virker create-org` print ids there.
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = await manager.run()
+        if not result.success:
+            raise RuntimeError(f"migrations of {app_name} failed: {result.message}")
+        ran.append(f"{app_name}: {result.message}")
+    return ran
+
+
+def write_transaction(engine: Engine | None = None):
+    """A transaction for writes. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so
+    two writers queue instead of one failing half-way with 'database is locked'."""
+    engine = engine or piccolo_conf_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    import asyncpg
+
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)

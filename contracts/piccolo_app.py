@@ -1,0 +1,31 @@
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from contracts.tables import (
+    ApiKey,
+    AppUser,
+    Contract,
+    ContractEvent,
+    ContractParty,
+    ContractVersion,
+    Metric,
+    Organisation,
+)
+
+APP_CONFIG = AppConfig(
+    app_name="contracts",
+    migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
+    table_classes=[
+        Organisation,
+        AppUser,
+        ApiKey,
+        Metric,
+        Contract,
+        ContractVersion,
+        ContractParty,
+        ContractEvent,
+    ],
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,152 @@
+"""Pure checks of contract terms and of the contract lifecycle. No I/O, no framework.
+
+`check_terms` returns every problem it finds, each with a stable code and the field it
+concerns, so that a commissioner fixes a draft in one go rather than one error at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from contracts.errors import Problem
+from contracts.money import Money, is_known_currency
+from contracts.schemas import ContractTerms, MetricIn, MetricOut
+
+TRANSITIONS: dict[str, dict[str, str]] = {
+    # action: {from_status: to_status}
+    "activate": {"draft": "active"},
+    "suspend": {"active": "suspended"},
+    "resume": {"suspended": "active"},
+    "close": {"active": "closed", "suspended": "closed"},
+}
+
+
+def next_status(current: str, action: str) -> str | None:
+    """The status `action` leads to from `current`, or None when it is not allowed."""
+    return TRANSITIONS.get(action, {}).get(current)
+
+
+def check_metric(metric: MetricIn) -> list[Problem]:
+    problems = []
+    if metric.kind == "duration" and metric.duration_days is None:
+        problems.append(Problem(code="duration_required", field="duration_days",
+                                message="a duration metric needs duration_days"))
+    if metric.kind != "duration" and metric.duration_days is not None:
+        problems.append(Problem(code="duration_not_applicable", field="duration_days",
+                                message="only duration metrics have duration_days"))
+    return problems
+
+
+def check_terms(
+    terms: ContractTerms,
+    currency: str,
+    metrics: Mapping[str, MetricIn | MetricOut],
+    *,
+    for_activation: bool = False,
+) -> list[Problem]:
+    """Every problem with `terms` for a contract in `currency`, given the metric library."""
+    p: list[Problem] = []
+
+    def add(code: str, field: str, message: str) -> None:
+        p.append(Problem(code=code, field=field, message=message))
+
+    if not is_known_currency(currency):
+        add("unknown_currency", "currency", f"{currency} is not a currency Virker pays in")
+
+    for name in ("service_period", "enrolment_period"):
+        period = getattr(terms, name)
+        if period.end < period.start:
+            add("period_inverted", f"terms.{name}", "the period ends before it starts")
+    sp, ep = terms.service_period, terms.enrolment_period
+    if ep.start < sp.start or ep.end > sp.end:
+        add("enrolment_outside_service", "terms.enrolment_period",
+            "enrolment must lie within the service period")
+    if terms.claims_deadline < sp.end:
+        add("deadline_before_service_end", "terms.claims_deadline",
+            "the claims deadline cannot be before the service period ends")
+
+    def money(m: Money | None, field: str) -> None:
+        if m is not None and m.currency != currency:
+            add("currency_mismatch", field, f"amount is in {m.currency}, contract is in {currency}")
+
+    money(terms.cap, "terms.cap")
+    money(terms.per_participant_cap, "terms.per_participant_cap")
+    if terms.per_participant_cap and terms.per_participant_cap.amount > terms.cap.amount:
+        add("participant_cap_above_cap", "terms.per_participant_cap",
+            "the per-participant cap exceeds the contract cap")
+
+    _check_commissioners(terms, add)
+    if len(set(terms.auditor_ids)) != len(terms.auditor_ids):
+        add("duplicate_party", "terms.auditor_ids", "an auditor is named twice")
+
+    _check_rate_card(terms, metrics, add, money)
+    if for_activation and not terms.rate_card:
+        add("rate_card_empty", "terms.rate_card", "a contract needs a rate card to be activated")
+    if for_activation and terms.cap.amount == 0:
+        add("cap_zero", "terms.cap", "a contract needs a cap above zero to be activated")
+    return p
+
+
+def _check_commissioners(terms: ContractTerms, add) -> None:
+    if not terms.commissioners:
+        add("commissioner_required", "terms.commissioners", "name at least one commissioner")
+        return
+    ids = [c.organisation_id for c in terms.commissioners]
+    if len(set(ids)) != len(ids):
+        add("duplicate_party", "terms.commissioners", "a commissioner is named twice")
+    total = sum(c.share_bp for c in terms.commissioners)
+    if total != 10_000:
+        add("shares_not_100", "terms.commissioners",
+            f"commissioners' shares sum to {total / 100:g} %, not 100 %")
+
+
+def _check_rate_card(terms, metrics, add, money) -> None:
+    codes: set[str] = set()
+    metrics_on_card = {line.metric_code for line in terms.rate_card}
+    for i, line in enumerate(terms.rate_card):
+        f = f"terms.rate_card[{i}]"
+        if line.code in codes:
+            add("duplicate_line", f"{f}.code", f"line code {line.code} is used twice")
+        codes.add(line.code)
+        money(line.price, f"{f}.price")
+        money(line.max_amount, f"{f}.max_amount")
+        if line.price.amount == 0:
+            add("price_zero", f"{f}.price", "a rate card line pays a price above zero")
+        if line.max_amount is not None and line.max_amount.amount < line.price.amount:
+            add("line_max_below_price", f"{f}.max_amount",
+                "the line's maximum amount is below the price of one outcome")
+        if line.max_count is not None and line.max_count < 1:
+            add("invalid_count", f"{f}.max_count", "max_count must be at least 1")
+
+        metric = metrics.get(line.metric_code)
+        if metric is None:
+            add("unknown_metric", f"{f}.metric_code",
+                f"{line.metric_code} is not in the metric library")
+
+        if line.window is not None:
+            if line.window.end_day < line.window.start_day:
+                add("window_inverted", f"{f}.window", "the window ends before it starts")
+            if line.window.anchor == "prerequisite" and line.prerequisite_metric is None:
+                add("window_needs_prerequisite", f"{f}.window.anchor",
+                    "a window counted from a prerequisite needs prerequisite_metric")
+
+        if line.prerequisite_metric is not None:
+            if line.prerequisite_metric == line.metric_code:
+                add("prerequisite_self", f"{f}.prerequisite_metric",
+                    "a metric cannot be its own prerequisite")
+            elif line.prerequisite_metric not in metrics_on_card:
+                add("prerequisite_not_on_rate_card", f"{f}.prerequisite_metric",
+                    f"{line.prerequisite_metric} is not on this rate card")
+
+        if metric is not None:
+            if metric.kind == "score_change":
+                if line.threshold is None:
+                    add("threshold_required", f"{f}.threshold",
+                        f"{metric.code} is a score metric: set the change that counts")
+                elif Decimal(str(line.threshold)) <= 0:
+                    add("threshold_not_positive", f"{f}.threshold",
+                        "the threshold is the size of the change and must be above zero")
+            elif line.threshold is not None:
+                add("threshold_not_applicable", f"{f}.threshold",
+                    f"{metric.code} is not a score metric and takes no threshold")

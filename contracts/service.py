@@ -1,0 +1,272 @@
+"""Outcome contracts: creation, visibility, variations and the lifecycle.
+
+Who sees a contract: its provider, its commissioners, the auditors assigned to it, and
+administrators (read only). Anyone else is told it does not exist (404). Among those who see
+it, only its commissioners change it; others get 403.
+
+Terms are versions: version 1 is what the draft was created with, each variation adds the
+next version with its reason. Nothing agreed is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+import msgspec
+
+from contracts.database import is_unique_violation, write_transaction
+from contracts.directory import existing_organisations
+from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem
+from contracts.identity import Principal, now
+from contracts.ids import new_id
+from contracts.library import metrics_by_code
+from contracts.rules import check_terms, next_status
+from contracts.schemas import (
+    ContractEventOut,
+    ContractIn,
+    ContractOut,
+    ContractTerms,
+    ContractVersionOut,
+    Page,
+    VariationIn,
+)
+from contracts.tables import Contract, ContractEvent, ContractParty, ContractVersion
+
+_encoder = msgspec.json.Encoder()
+_terms_decoder = msgspec.json.Decoder(ContractTerms)
+
+PROVIDER_KINDS = {"ngo", "social_enterprise", "municipal_unit", "company"}
+
+
+def encode_terms(terms: ContractTerms) -> str:
+    return _encoder.encode(terms).decode()
+
+
+def decode_terms(text: str) -> ContractTerms:
+    return _terms_decoder.decode(text)
+
+
+# Reading -----------------------------------------------------------------------------------
+
+
+async def relation(principal: Principal, contract_id: UUID) -> tuple[dict, str]:
+    """The contract row and how the caller relates to it; NotFound when it may not see it."""
+    row = await Contract.select().where(Contract.id == contract_id).first()
+    if row is None:
+        raise NotFound("no such contract", code="contract_not_found")
+    if principal.is_admin:
+        return row, "admin"
+    party = await ContractParty.exists().where(
+        (ContractParty.contract == contract_id)
+        & (ContractParty.organisation == principal.organisation_id)
+        & (ContractParty.role == principal.role))
+    if not party:
+        raise NotFound("no such contract", code="contract_not_found")
+    return row, principal.role
+
+
+async def require_commissioner(principal: Principal, contract_id: UUID) -> dict:
+    row, rel = await relation(principal, contract_id)
+    if rel != "commissioner":
+        raise Forbidden("only the contract's commissioners may change it",
+                        code="commissioner_only")
+    return row
+
+
+async def get_contract(principal: Principal, contract_id: UUID) -> ContractOut:
+    row, _ = await relation(principal, contract_id)
+    return await _out(row)
+
+
+async def current_terms(contract_id: UUID, version: int) -> ContractTerms:
+    text = await ContractVersion.select(ContractVersion.terms).where(
+        (ContractVersion.contract == contract_id) & (ContractVersion.version == version)
+    ).first()
+    return decode_terms(text["terms"])
+
+
+async def list_contracts(principal: Principal, *, status: str | None = None,
+                         cursor: UUID | None = None, limit: int = 50) -> Page[ContractOut]:
+    query = Contract.select().order_by(Contract.id).limit(limit + 1)
+    if not principal.is_admin:
+        ids = await ContractParty.select(ContractParty.contract).where(
+            (ContractParty.organisation == principal.organisation_id)
+            & (ContractParty.role == principal.role))
+        if not ids:
+            return Page(items=[])
+        query = query.where(Contract.id.is_in([r["contract"] for r in ids]))
+    if status is not None:
+        query = query.where(Contract.status == status)
+    if cursor is not None:
+        query = query.where(Contract.id > cursor)
+    rows = await query
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [await _out(r) for r in rows]
+    return Page(items=items, next_cursor=str(rows[-1]["id"]) if more else None)
+
+
+async def list_versions(principal: Principal, contract_id: UUID) -> list[ContractVersionOut]:
+    await relation(principal, contract_id)
+    rows = await ContractVersion.select().where(
+        ContractVersion.contract == contract_id).order_by(ContractVersion.version)
+    return [ContractVersionOut(version=r["version"], reason=r["reason"],
+                               effective_on=r["effective_on"], recorded_at=r["recorded_at"],
+                               recorded_by=r["recorded_by"], terms=decode_terms(r["terms"]))
+            for r in rows]
+
+
+async def list_events(principal: Principal, contract_id: UUID) -> list[ContractEventOut]:
+    await relation(principal, contract_id)
+    rows = await ContractEvent.select().where(
+        ContractEvent.contract == contract_id).order_by(ContractEvent.recorded_at)
+    return [ContractEventOut(from_status=r["from_status"], to_status=r["to_status"],
+                             reason=r["reason"], recorded_at=r["recorded_at"],
+                             recorded_by=r["recorded_by"]) for r in rows]
+
+
+async def _out(row: dict) -> ContractOut:
+    terms = await current_terms(row["id"], row["version"])
+    return ContractOut(id=row["id"], reference=row["reference"], title=row["title"],
+                       intervention=row["intervention"], provider_id=row["provider"],
+                       currency=row["currency"], status=row["status"], version=row["version"],
+                       created_at=row["created_at"], terms=terms)
+
+
+# Writing -----------------------------------------------------------------------------------
+
+
+async def create_contract(principal: Principal | None, data: ContractIn) -> ContractOut:
+    """A draft contract; `principal` None is the command line (demo data)."""
+    if principal is not None:
+        if principal.role != "commissioner":
+            raise Forbidden("only commissioners create contracts", code="commissioner_only")
+        if principal.organisation_id not in {c.organisation_id for c in data.terms.commissioners}:
+            raise Invalid("you must be one of the contract's commissioners",
+                          code="creator_not_commissioner",
+                          problems=[Problem(code="creator_not_commissioner",
+                                            field="terms.commissioners",
+                                            message="name your own organisation as a "
+                                                    "commissioner")])
+    await _check(data.terms, data.currency, provider_id=data.provider_id, for_activation=False)
+    contract_id, at = new_id(), now()
+    by = principal.label if principal else "cli"
+    try:
+        async with write_transaction():
+            await Contract.insert(Contract(
+                id=contract_id, reference=data.reference, title=data.title,
+                intervention=data.intervention, provider=data.provider_id,
+                currency=data.currency, status="draft", version=1, created_at=at))
+            await ContractVersion.insert(ContractVersion(
+                id=new_id(), contract=contract_id, version=1, reason="draft created",
+                effective_on=data.terms.service_period.start, terms=encode_terms(data.terms),
+                recorded_at=at, recorded_by=by))
+            await _write_parties(contract_id, data.provider_id, data.terms)
+            await ContractEvent.insert(ContractEvent(
+                id=new_id(), contract=contract_id, from_status=None, to_status="draft",
+                reason="created", recorded_at=at, recorded_by=by))
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict(f"contract reference {data.reference} is taken",
+                           code="reference_taken") from exc
+        raise
+    row = await Contract.select().where(Contract.id == contract_id).first()
+    return await _out(row)
+
+
+async def vary_contract(principal: Principal, contract_id: UUID, data: VariationIn
+                        ) -> ContractOut:
+    row = await require_commissioner(principal, contract_id)
+    if row["status"] == "closed":
+        raise Conflict("a closed contract cannot be varied", code="contract_closed")
+    await _check(data.terms, row["currency"], provider_id=row["provider"],
+                 for_activation=row["status"] != "draft")
+    if principal.organisation_id not in {c.organisation_id for c in data.terms.commissioners}:
+        raise Invalid("a variation cannot remove your own organisation",
+                      code="creator_not_commissioner")
+    version = row["version"] + 1
+    at = now()
+    try:
+        async with write_transaction():
+            updated = await Contract.update({Contract.version: version}, ).where(
+                (Contract.id == contract_id) & (Contract.version == row["version"])
+            ).returning(Contract.id)
+            if not updated:
+                raise Conflict("the contract was varied at the same time; try again",
+                               code="concurrent_change")
+            await ContractVersion.insert(ContractVersion(
+                id=new_id(), contract=contract_id, version=version, reason=data.reason,
+                effective_on=data.effective_on or at.date(), terms=encode_terms(data.terms),
+                recorded_at=at, recorded_by=principal.label))
+            await ContractParty.delete().where(ContractParty.contract == contract_id)
+            await _write_parties(contract_id, row["provider"], data.terms)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict("the contract was varied at the same time; try again",
+                           code="concurrent_change") from exc
+        raise
+    return await get_contract(principal, contract_id)
+
+
+async def transition(principal: Principal, contract_id: UUID, action: str, reason: str
+                     ) -> ContractOut:
+    row = await require_commissioner(principal, contract_id)
+    target = next_status(row["status"], action)
+    if target is None:
+        raise Conflict(f"a {row['status']} contract cannot {action}", code="invalid_transition")
+    if action == "activate":
+        terms = await current_terms(contract_id, row["version"])
+        await _check(terms, row["currency"], provider_id=row["provider"], for_activation=True)
+    async with write_transaction():
+        updated = await Contract.update({Contract.status: target}).where(
+            (Contract.id == contract_id) & (Contract.status == row["status"])
+        ).returning(Contract.id)
+        if not updated:
+            raise Conflict("the contract changed at the same time; try again",
+                           code="concurrent_change")
+        await ContractEvent.insert(ContractEvent(
+            id=new_id(), contract=contract_id, from_status=row["status"], to_status=target,
+            reason=reason, recorded_at=now(), recorded_by=principal.label))
+    return await get_contract(principal, contract_id)
+
+
+async def _check(terms: ContractTerms, currency: str, *, provider_id: UUID,
+                 for_activation: bool) -> None:
+    metrics = await metrics_by_code({line.metric_code for line in terms.rate_card})
+    problems = check_terms(terms, currency, metrics, for_activation=for_activation)
+    commissioner_ids = {c.organisation_id for c in terms.commissioners}
+    known = await existing_organisations(
+        commissioner_ids | set(terms.auditor_ids) | {provider_id})
+    if provider_id not in known:
+        problems.append(Problem(code="unknown_organisation", field="provider_id",
+                                message=f"organisation {provider_id} does not exist"))
+    elif known[provider_id] not in PROVIDER_KINDS:
+        problems.append(Problem(code="not_a_provider", field="provider_id",
+                                message=f"a {known[provider_id]} cannot deliver a contract"))
+    for i, c in enumerate(terms.commissioners):
+        if c.organisation_id not in known:
+            problems.append(Problem(code="unknown_organisation",
+                                    field=f"terms.commissioners[{i}].organisation_id",
+                                    message=f"organisation {c.organisation_id} does not exist"))
+    for i, a in enumerate(terms.auditor_ids):
+        if a not in known:
+            problems.append(Problem(code="unknown_organisation", field=f"terms.auditor_ids[{i}]",
+                                    message=f"organisation {a} does not exist"))
+    if problems:
+        raise Invalid("the contract terms are not valid", code="invalid_terms",
+                      problems=problems)
+
+
+async def _write_parties(contract_id: UUID, provider_id: UUID, terms: ContractTerms) -> None:
+    rows = [ContractParty(id=new_id(), contract=contract_id, organisation=provider_id,
+                          role="provider")]
+    rows += [ContractParty(id=new_id(), contract=contract_id, organisation=c.organisation_id,
+                           role="commissioner", share_bp=c.share_bp) for c in terms.commissioners]
+    rows += [ContractParty(id=new_id(), contract=contract_id, organisation=a, role="auditor")
+             for a in terms.auditor_ids]
+    await ContractParty.insert(*rows)
+
+
+def today() -> dt.date:
+    return now().date()

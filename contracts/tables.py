@@ -1,0 +1,108 @@
+"""Organisations, users, API keys, the metric library and outcome contracts.
+
+A contract's terms are kept as numbered versions: a variation adds a version and never
+touches an earlier one (triggers refuse UPDATE and DELETE on `contract_version`).
+`contract_party` is a lookup of who may see a contract, rebuilt from the current version.
+"""
+
+from piccolo.columns import (
+    UUID,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class Organisation(Table):
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    kind = Varchar(length=32)
+    identifier = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+
+
+class AppUser(Table, tablename="app_user"):
+    id = UUID(primary_key=True)
+    organisation = ForeignKey(references=Organisation, null=False)
+    email = Varchar(length=254, unique=True)
+    display_name = Varchar(length=200)
+    role = Varchar(length=16)
+    password_hash = Varchar(length=255)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class ApiKey(Table, tablename="api_key"):
+    id = UUID(primary_key=True)
+    organisation = ForeignKey(references=Organisation, null=False)
+    role = Varchar(length=16)
+    label = Varchar(length=100)
+    prefix = Varchar(length=16)
+    key_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Metric(Table):
+    id = UUID(primary_key=True)
+    code = Varchar(length=64, unique=True)
+    name = Varchar(length=200)
+    definition = Text()
+    unit = Varchar(length=64)
+    kind = Varchar(length=16)
+    evidence_required = Text()
+    verification_source = Varchar(length=32)
+    direction = Varchar(length=16)
+    duration_days = Integer(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Contract(Table):
+    id = UUID(primary_key=True)
+    reference = Varchar(length=64, unique=True)
+    title = Varchar(length=300)
+    intervention = Text()
+    provider = ForeignKey(references=Organisation, null=False)
+    currency = Varchar(length=3)
+    status = Varchar(length=16)
+    version = Integer()
+    created_at = Timestamptz()
+
+
+class ContractVersion(Table, tablename="contract_version"):
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    version = Integer()
+    reason = Text()
+    effective_on = Date()
+    # msgspec-encoded `contracts.schemas.ContractTerms`, canonical JSON.
+    terms = Text()
+    recorded_at = Timestamptz()
+    recorded_by = Varchar(length=100)
+
+
+class ContractParty(Table, tablename="contract_party"):
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    organisation = ForeignKey(references=Organisation, null=False)
+    role = Varchar(length=16)
+    share_bp = Integer(null=True, default=None)
+
+
+class ContractEvent(Table, tablename="contract_event"):
+    """Status history: every transition with who, when and why."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    from_status = Varchar(length=16, null=True, default=None)
+    to_status = Varchar(length=16)
+    reason = Text()
+    recorded_at = Timestamptz()
+    recorded_by = Varchar(length=100)

@@ -1,0 +1,55 @@
+"""Accounts, journal entries, postings and checkpoints; money in integer minor units."""
+
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    Date,
+    ForeignKey,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from contracts.tables import Contract, Organisation
+
+
+class Account(Table):
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=True, default=None)
+    organisation = ForeignKey(references=Organisation, null=True, default=None)
+    code = Varchar(length=32)
+    currency = Varchar(length=3)
+    name = Varchar(length=200)
+
+
+class JournalEntry(Table, tablename="journal_entry"):
+    id = UUID(primary_key=True)
+    seq = BigInt(unique=True)
+    kind = Varchar(length=32)
+    effective_on = Date()
+    recorded_at = Timestamptz()
+    contract = ForeignKey(references=Contract, null=True, default=None)
+    idempotency_key = Varchar(length=200, unique=True)
+    reverses = Varchar(length=36, null=True, default=None)
+    memo = Text()
+    prev_hash = Varchar(length=64)
+    hash = Varchar(length=64)
+
+
+class Posting(Table):
+    id = UUID(primary_key=True)
+    entry = ForeignKey(references=JournalEntry, null=False)
+    account = ForeignKey(references=Account, null=False)
+    amount = BigInt()
+    currency = Varchar(length=3)
+
+
+class Checkpoint(Table):
+    id = UUID(primary_key=True)
+    seq = BigInt()
+    head_hash = Varchar(length=64)
+    totals = Text()
+    signature = Varchar(length=128)
+    public_key = Varchar(length=64)
+    created_at = Timestamptz()

@@ -1,0 +1,66 @@
+"""Participants, intake batches, claims and claim status history."""
+
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    Date,
+    ForeignKey,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from contracts.tables import Contract, Organisation
+
+
+class Participant(Table):
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    pseudonym = Varchar(length=64)
+    enrolled_on = Date()
+    age_band = Varchar(length=16, null=True, default=None)
+    area = Varchar(length=64, null=True, default=None)
+    cohort = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz()
+
+
+class IntakeBatch(Table, tablename="intake_batch"):
+    """One submitted request and the validation report it got, kept for idempotency."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    organisation = ForeignKey(references=Organisation, null=False)
+    kind = Varchar(length=16)
+    idempotency_key = Varchar(length=200)
+    body_hash = Varchar(length=64)
+    report = Text()
+    received_at = Timestamptz()
+
+
+class Claim(Table):
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    participant = ForeignKey(references=Participant, null=False)
+    batch = ForeignKey(references=IntakeBatch, null=True, default=None)
+    client_ref = Varchar(length=100)
+    line_code = Varchar(length=64)
+    metric_code = Varchar(length=64)
+    achieved_on = Date()
+    # Score values are decimals kept as canonical text: exact on both engines.
+    value = Varchar(length=32, null=True, default=None)
+    evidence_ref = Varchar(length=200)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    status = Varchar(length=16)
+    submitted_at = Timestamptz()
+
+
+class ClaimEvent(Table, tablename="claim_event"):
+    id = UUID(primary_key=True)
+    claim = ForeignKey(references=Claim, null=False)
+    from_status = Varchar(length=16, null=True, default=None)
+    to_status = Varchar(length=16)
+    reason = Text()
+    recorded_at = Timestamptz()
+    recorded_by = Varchar(length=100)

@@ -1,0 +1,16 @@
+"""Piccolo's configuration. The engine comes from VIRKER_DATABASE_URL (./var/virker.sqlite)."""
+
+from piccolo.conf.apps import AppRegistry
+
+from api.settings import get_settings
+from contracts.database import make_engine
+
+DB = make_engine(get_settings().database_url)
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "contracts.piccolo_app",
+        "outcomes.piccolo_app",
+        "ledger.piccolo_app",
+    ]
+)

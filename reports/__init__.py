@@ -1,0 +1,1 @@
+"""Auditor statements and exports, assembled from the journal and the claims."""
