@@ -9,12 +9,12 @@ from pathlib import Path
 
 from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -28,7 +28,10 @@ from api.settings import Settings, get_settings
 from contracts.database import bind, make_engine, prepare
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, engine: Engine | None = None,
+               *, manage_pool: bool = True) -> Litestar:
+    """The application. `manage_pool=False` leaves PostgreSQL's connection pool to the
+    caller (the tests run the app and the pool on their own event loop)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
     bind(engine)
@@ -36,12 +39,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        if isinstance(engine, PostgresEngine):
+        pooled = manage_pool and isinstance(engine, PostgresEngine)
+        if pooled:
             await engine.start_connection_pool(min_size=1, max_size=10)
         try:
             yield
         finally:
-            if isinstance(engine, PostgresEngine):
+            if pooled:
                 await engine.close_connection_pool()
 
     secret = hashlib.sha256(settings.secret_key.encode()).digest()

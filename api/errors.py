@@ -38,7 +38,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
 }
 
 STATUS_CODES = {
-    400: "bad_request",
+    400: "malformed_request",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",

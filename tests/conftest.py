@@ -150,16 +150,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture
 async def api(db: TestDB):
-    """An HTTP client for the app on the test database (lifespan included)."""
-    from litestar.testing import AsyncTestClient
+    """An HTTP client for the app on the test database.
+
+    App, client and PostgreSQL pool share the test's event loop (Litestar's test client
+    would run the lifespan, and so the pool, on a loop of its own).
+    """
+    import httpx
 
     from api.app import create_app
     from api.settings import Settings
 
     settings = Settings.from_env({"VIRKER_DATABASE_URL": db.url,
                                   "VIRKER_SECRET_KEY": os.environ["VIRKER_SECRET_KEY"]})
-    async with AsyncTestClient(app=create_app(settings, db.engine)) as client:
-        yield client
+    app = create_app(settings, db.engine, manage_pool=False)
+    if db.kind == "postgres":
+        await db.engine.start_connection_pool(min_size=1, max_size=10)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        yield c
 
 
 @pytest.fixture

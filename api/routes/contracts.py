@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.auth import principal_of
 from contracts import library, service
@@ -34,11 +34,11 @@ class MetricController(Controller):
         return await library.list_metrics()
 
     @get("/{code:str}", summary="One metric")
-    async def show(self, code: str) -> MetricOut:
+    async def show(self, code: FromPath[str]) -> MetricOut:
         return await library.get_metric(code)
 
     @post("/", summary="Add a metric (commissioners, administrators)")
-    async def create(self, request: Request, data: MetricIn) -> MetricOut:
+    async def create(self, request: Request, data: JSONBody[MetricIn]) -> MetricOut:
         return await library.create_metric(principal_of(request), data)
 
 
@@ -59,53 +59,55 @@ class ContractController(Controller):
     async def index(
         self,
         request: Request,
-        status: ContractStatus | None = None,
-        cursor: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        status: FromQuery[ContractStatus | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> Page[ContractOut]:
         return await service.list_contracts(principal_of(request), status=status,
                                             cursor=_cursor(cursor), limit=limit)
 
     @post("/", summary="Create a draft contract (commissioners)")
-    async def create(self, request: Request, data: ContractIn) -> ContractOut:
+    async def create(self, request: Request, data: JSONBody[ContractIn]) -> ContractOut:
         return await service.create_contract(principal_of(request), data)
 
     @get("/{contract_id:uuid}", summary="One contract with its current terms")
-    async def show(self, request: Request, contract_id: UUID) -> ContractOut:
+    async def show(self, request: Request, contract_id: FromPath[UUID]) -> ContractOut:
         return await service.get_contract(principal_of(request), contract_id)
 
     @get("/{contract_id:uuid}/variations", summary="Every version of the terms, with reasons")
-    async def versions(self, request: Request, contract_id: UUID) -> list[ContractVersionOut]:
+    async def versions(self, request: Request, contract_id: FromPath[UUID]
+                       ) -> list[ContractVersionOut]:
         return await service.list_versions(principal_of(request), contract_id)
 
     @post("/{contract_id:uuid}/variations", summary="Vary the terms; earlier versions stay")
-    async def vary(self, request: Request, contract_id: UUID, data: VariationIn
+    async def vary(self, request: Request, contract_id: FromPath[UUID], data: JSONBody[VariationIn]
                    ) -> ContractOut:
         return await service.vary_contract(principal_of(request), contract_id, data)
 
     @get("/{contract_id:uuid}/events", summary="Status history")
-    async def events(self, request: Request, contract_id: UUID) -> list[ContractEventOut]:
+    async def events(self, request: Request, contract_id: FromPath[UUID]
+                     ) -> list[ContractEventOut]:
         return await service.list_events(principal_of(request), contract_id)
 
     @post("/{contract_id:uuid}/activate", status_code=200,
           summary="Activate a draft: the terms become binding")
-    async def activate(self, request: Request, contract_id: UUID,
-                       data: TransitionIn | None = None) -> ContractOut:
+    async def activate(self, request: Request, contract_id: FromPath[UUID],
+                       data: JSONBody[TransitionIn | None] = None) -> ContractOut:
         return await _transition(request, contract_id, "activate", data)
 
     @post("/{contract_id:uuid}/suspend", status_code=200, summary="Suspend an active contract")
-    async def suspend(self, request: Request, contract_id: UUID,
-                      data: TransitionIn | None = None) -> ContractOut:
+    async def suspend(self, request: Request, contract_id: FromPath[UUID],
+                      data: JSONBody[TransitionIn | None] = None) -> ContractOut:
         return await _transition(request, contract_id, "suspend", data)
 
     @post("/{contract_id:uuid}/resume", status_code=200, summary="Resume a suspended contract")
-    async def resume(self, request: Request, contract_id: UUID,
-                     data: TransitionIn | None = None) -> ContractOut:
+    async def resume(self, request: Request, contract_id: FromPath[UUID],
+                     data: JSONBody[TransitionIn | None] = None) -> ContractOut:
         return await _transition(request, contract_id, "resume", data)
 
     @post("/{contract_id:uuid}/close", status_code=200, summary="Close a contract for good")
-    async def close(self, request: Request, contract_id: UUID,
-                    data: TransitionIn | None = None) -> ContractOut:
+    async def close(self, request: Request, contract_id: FromPath[UUID],
+                    data: JSONBody[TransitionIn | None] = None) -> ContractOut:
         return await _transition(request, contract_id, "close", data)
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, JSONBody
 from litestar.response import Redirect, Template
 
 from api.auth import SESSION_USER, principal_of
@@ -64,7 +64,7 @@ async def logout(request: Request) -> Redirect:
 
 
 @post("/auth/login", opt=PUBLIC, tags=["session"], summary="Sign in to the web UI (JSON)")
-async def login_json(request: Request, data: LoginIn) -> UserOut:
+async def login_json(request: Request, data: JSONBody[LoginIn]) -> UserOut:
     principal = await directory.login(data.email, data.password)
     request.set_session({SESSION_USER: str(principal.user_id)})
     return await directory.get_user(principal.user_id)
