@@ -24,6 +24,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
+from api.routes.outcomes import IntakeController, VerificationController
 from api.settings import Settings, get_settings
 from contracts.database import bind, make_engine, prepare
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     api = Router(
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
-                        MetricController, ContractController],
+                        MetricController, ContractController, IntakeController,
+                        VerificationController],
         guards=[auditors_read_only],
         security=[{"apiKey": []}],
     )

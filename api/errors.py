@@ -20,8 +20,10 @@ from contracts.errors import (
     DomainError,
     Forbidden,
     Invalid,
+    Malformed,
     NotFound,
     Problem,
+    TooLarge,
     Unauthenticated,
 )
 
@@ -35,6 +37,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Unauthenticated: 401,
     Conflict: 409,
+    Malformed: 400,
+    TooLarge: 413,
 }
 
 STATUS_CODES = {

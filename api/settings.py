@@ -17,9 +17,8 @@ class Settings:
     secret_key: str
     host: str
     port: int
-    # Batch endpoints take up to 10,000 rows; everything else is small.
+    # Everything but the batch endpoints is small (those set their own limit).
     max_body_bytes: int
-    max_batch_body_bytes: int
     secure_cookies: bool
 
     @classmethod
@@ -31,9 +30,6 @@ class Settings:
             host=env.get("VIRKER_HOST", "127.0.0.1"),
             port=int(env.get("VIRKER_PORT", "8000")),
             max_body_bytes=int(env.get("VIRKER_MAX_BODY_BYTES", str(1024 * 1024))),
-            max_batch_body_bytes=int(
-                env.get("VIRKER_MAX_BATCH_BODY_BYTES", str(16 * 1024 * 1024))
-            ),
             secure_cookies=env.get("VIRKER_SECURE_COOKIES", "0") == "1",
         )
 

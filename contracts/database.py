@@ -112,3 +112,26 @@ def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+async def bulk_insert(table: type[Table], rows: list[dict]) -> None:
+    """Insert many rows inside the current transaction, the fastest way each engine has:
+    COPY on PostgreSQL, executemany on SQLite. Every column of `table` must be in each row.
+    """
+    if not rows:
+        return
+    engine = table._meta.db
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("bulk_insert runs inside a transaction")
+    columns = [c._meta.db_column_name for c in table._meta.columns]
+    records = [tuple(row[c] for c in columns) for row in rows]
+    name = table._meta.tablename
+    if isinstance(engine, SQLiteEngine):
+        marks = ", ".join("?" for _ in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        await transaction.connection.executemany(
+            f'INSERT INTO "{name}" ({names}) VALUES ({marks})', records)  # noqa: S608
+    else:
+        await transaction.connection.copy_records_to_table(name, columns=columns,
+                                                           records=records)

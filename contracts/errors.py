@@ -53,3 +53,15 @@ class Conflict(DomainError):
     """The request clashes with what is already recorded (HTTP 409)."""
 
     code = "conflict"
+
+
+class Malformed(DomainError):
+    """The request cannot be read at all: broken JSON, not UTF-8, no header row (HTTP 400)."""
+
+    code = "malformed_request"
+
+
+class TooLarge(DomainError):
+    """More rows than one request may carry (HTTP 413)."""
+
+    code = "too_many_rows"

@@ -10,7 +10,6 @@ next version with its reason. Nothing agreed is ever overwritten.
 
 from __future__ import annotations
 
-import datetime as dt
 from uuid import UUID
 
 import msgspec
@@ -67,11 +66,7 @@ async def relation(principal: Principal, contract_id: UUID) -> tuple[dict, str]:
 
 
 async def require_commissioner(principal: Principal, contract_id: UUID) -> dict:
-    row, rel = await relation(principal, contract_id)
-    if rel != "commissioner":
-        raise Forbidden("only the contract's commissioners may change it",
-                        code="commissioner_only")
-    return row
+    return await require_role(principal, contract_id, "commissioner")
 
 
 async def get_contract(principal: Principal, contract_id: UUID) -> ContractOut:
@@ -268,5 +263,19 @@ async def _write_parties(contract_id: UUID, provider_id: UUID, terms: ContractTe
     await ContractParty.insert(*rows)
 
 
-def today() -> dt.date:
-    return now().date()
+async def lock(contract_id: UUID) -> None:
+    """Serialise writes to one contract. Call inside `write_transaction()`.
+
+    PostgreSQL: a row lock on the contract, held to the end of the transaction. SQLite:
+    the IMMEDIATE transaction already holds the database's single write lock.
+    """
+    if Contract._meta.db.engine_type == "postgres":
+        await Contract.raw("SELECT id FROM contract WHERE id = {} FOR UPDATE", contract_id)
+
+
+async def require_role(principal: Principal, contract_id: UUID, role: str) -> dict:
+    """The contract, when the caller holds `role` on it; 404 if it may not see it, else 403."""
+    row, rel = await relation(principal, contract_id)
+    if rel != role:
+        raise Forbidden(f"only the contract's {role} may do this", code=f"{role}_only")
+    return row

@@ -2,12 +2,12 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from outcomes.tables import Claim, ClaimEvent, IntakeBatch, Participant
+from outcomes.tables import Claim, ClaimEvent, IntakeBatch, Participant, SampleDraw
 
 APP_CONFIG = AppConfig(
     app_name="outcomes",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Participant, IntakeBatch, Claim, ClaimEvent],
+    table_classes=[Participant, IntakeBatch, SampleDraw, Claim, ClaimEvent],
     migration_dependencies=["contracts.piccolo_app"],
     commands=[],
 )

@@ -5,6 +5,7 @@ from piccolo.columns import (
     BigInt,
     Date,
     ForeignKey,
+    Integer,
     Text,
     Timestamptz,
     Varchar,
@@ -35,7 +36,22 @@ class IntakeBatch(Table, tablename="intake_batch"):
     idempotency_key = Varchar(length=200)
     body_hash = Varchar(length=64)
     report = Text()
+    rows = Integer(default=0)
+    accepted = Integer(default=0)
     received_at = Timestamptz()
+
+
+class SampleDraw(Table, tablename="sample_draw"):
+    """A verification sample: which accepted claims were drawn, reproducibly from `seed`."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    seed = Varchar(length=64)
+    rate_bp = Integer()
+    population = Integer()
+    selected = Integer()
+    drawn_at = Timestamptz()
+    drawn_by = Varchar(length=100)
 
 
 class Claim(Table):
@@ -54,6 +70,8 @@ class Claim(Table):
     currency = Varchar(length=3)
     status = Varchar(length=16)
     submitted_at = Timestamptz()
+    # Set when the claim enters a verification draw, whether or not it was selected.
+    sample = ForeignKey(references=SampleDraw, null=True, default=None)
 
 
 class ClaimEvent(Table, tablename="claim_event"):

@@ -42,7 +42,7 @@ class MetricController(Controller):
         return await library.create_metric(principal_of(request), data)
 
 
-def _cursor(value: str | None) -> UUID | None:
+def parse_cursor(value: str | None) -> UUID | None:
     if value is None:
         return None
     try:
@@ -64,7 +64,7 @@ class ContractController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> Page[ContractOut]:
         return await service.list_contracts(principal_of(request), status=status,
-                                            cursor=_cursor(cursor), limit=limit)
+                                            cursor=parse_cursor(cursor), limit=limit)
 
     @post("/", summary="Create a draft contract (commissioners)")
     async def create(self, request: Request, data: JSONBody[ContractIn]) -> ContractOut:

@@ -1,0 +1,157 @@
+"""Providers' intake of participants and claims; the commissioner's verification and approval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from api.auth import principal_of
+from api.routes.contracts import parse_cursor
+from contracts.errors import Invalid
+from contracts.schemas import Page
+from outcomes import intake, queries, verification
+from outcomes.parsing import parse_rows
+from outcomes.schemas import (
+    MAX_ROWS,
+    ApprovalIn,
+    ApprovalOut,
+    BatchReport,
+    ClaimDetail,
+    ClaimIn,
+    ClaimOut,
+    ClaimStatus,
+    DecisionIn,
+    ParticipantIn,
+    ParticipantOut,
+    SampleIn,
+    SampleOut,
+)
+
+# 10,000 rows of JSON stay well under this; a larger body is refused with 413 before it is read.
+BATCH_BODY_LIMIT = 8 * 1024 * 1024
+BATCH = {"accepts": ("application/json", "text/csv")}
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+async def _submission(request: Request, contract_id: UUID, kind: str) -> tuple[
+        intake.Submission, bytes, str]:
+    body = await request.body()
+    media_type = request.headers.get("content-type", "application/json").split(";")[0]
+    media_type = media_type.strip().lower() or "application/json"
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise Invalid("the Idempotency-Key is 1 to 200 visible ASCII characters",
+                      code="invalid_idempotency_key")
+    digest = hashlib.sha256(media_type.encode() + b"\n" + body).hexdigest()
+    sub = intake.Submission(principal=principal_of(request), contract_id=contract_id,
+                            kind=kind, idempotency_key=key, body_hash=digest)
+    return sub, body, media_type
+
+
+def _answer(report: BatchReport, replayed: bool) -> Response[BatchReport]:
+    return Response(report, status_code=200 if replayed else 201,
+                    headers={"Idempotent-Replayed": "true" if replayed else "false"})
+
+
+class IntakeController(Controller):
+    path = "/api/v1/contracts/{contract_id:uuid}"
+    tags = ["intake"]
+
+    @post("/participants", opt=BATCH, request_max_body_size=BATCH_BODY_LIMIT,
+          summary="Enrol participants under pseudonyms (JSON array or text/csv)",
+          description="Columns: pseudonym, enrolled_on, age_band, area, cohort. Up to "
+                      f"{MAX_ROWS} rows. An identical participant sent again changes nothing.")
+    async def enrol(self, request: Request, contract_id: FromPath[UUID]
+                    ) -> Response[BatchReport]:
+        sub, body, media_type = await _submission(request, contract_id, "participants")
+        rows = parse_rows(body, media_type, ParticipantIn, MAX_ROWS)
+        return _answer(*await intake.submit_participants(sub, rows))
+
+    @post("/claims", opt=BATCH, request_max_body_size=BATCH_BODY_LIMIT,
+          summary="Submit outcome claims (JSON array or text/csv) with an Idempotency-Key",
+          description="Columns: client_ref, pseudonym, metric_code, achieved_on, value, "
+                      f"evidence_ref. Up to {MAX_ROWS} rows. The answer is a validation "
+                      "report with one result per row.")
+    async def claim(self, request: Request, contract_id: FromPath[UUID]
+                    ) -> Response[BatchReport]:
+        sub, body, media_type = await _submission(request, contract_id, "claims")
+        rows = parse_rows(body, media_type, ClaimIn, MAX_ROWS)
+        return _answer(*await intake.submit_claims(sub, rows))
+
+    @get("/participants", summary="Enrolled participants")
+    async def participants(self, request: Request, contract_id: FromPath[UUID],
+                           cursor: FromQuery[str | None] = None,
+                           limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100
+                           ) -> Page[ParticipantOut]:
+        return await queries.list_participants(principal_of(request), contract_id,
+                                               parse_cursor(cursor), limit)
+
+    @get("/claims", summary="Claims, filtered by status, metric, period and participant")
+    async def claims(
+        self, request: Request, contract_id: FromPath[UUID],
+        status: FromQuery[ClaimStatus | None] = None,
+        metric: FromQuery[str | None] = None,
+        achieved_from: FromQuery[dt.date | None] = None,
+        achieved_to: FromQuery[dt.date | None] = None,
+        participant: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> Page[ClaimOut]:
+        f = queries.ClaimFilter(status=status, metric=metric, achieved_from=achieved_from,
+                                achieved_to=achieved_to, participant=participant)
+        return await queries.list_claims(principal_of(request), contract_id, f,
+                                         parse_cursor(cursor), limit)
+
+    @get("/batches/{batch_id:uuid}", summary="A batch's validation report, again")
+    async def batch(self, request: Request, contract_id: FromPath[UUID],
+                    batch_id: FromPath[UUID]) -> BatchReport:
+        return await queries.get_batch(principal_of(request), contract_id, batch_id)
+
+
+class VerificationController(Controller):
+    path = "/api/v1"
+    tags = ["verification"]
+
+    @post("/contracts/{contract_id:uuid}/samples",
+          summary="Draw a verification sample of accepted claims (commissioners)")
+    async def draw(self, request: Request, contract_id: FromPath[UUID],
+                   data: JSONBody[SampleIn | None] = None) -> SampleOut:
+        return await verification.draw_sample(principal_of(request), contract_id,
+                                              data.seed if data else None)
+
+    @get("/contracts/{contract_id:uuid}/samples", summary="Verification draws and their seeds")
+    async def samples(self, request: Request, contract_id: FromPath[UUID]
+                      ) -> list[SampleOut]:
+        return await verification.list_samples(principal_of(request), contract_id)
+
+    @post("/contracts/{contract_id:uuid}/approvals", status_code=200,
+          summary="Approve claims for payment (all or none)")
+    async def approve(self, request: Request, contract_id: FromPath[UUID],
+                      data: JSONBody[ApprovalIn]) -> ApprovalOut:
+        return await verification.approve(principal_of(request), contract_id, data.claim_ids,
+                                           data.reason)
+
+    @get("/claims/{claim_id:uuid}", summary="One claim with its status history")
+    async def show(self, request: Request, claim_id: FromPath[UUID]) -> ClaimDetail:
+        return await queries.get_claim(principal_of(request), claim_id)
+
+    @post("/claims/{claim_id:uuid}/verify", status_code=200,
+          summary="Verify a sampled claim: the evidence holds")
+    async def verify(self, request: Request, claim_id: FromPath[UUID],
+                     data: JSONBody[DecisionIn]) -> ClaimDetail:
+        await verification.decide(principal_of(request), claim_id, "verify", data.reason)
+        return await queries.get_claim(principal_of(request), claim_id)
+
+    @post("/claims/{claim_id:uuid}/dispute", status_code=200,
+          summary="Dispute a sampled claim: the evidence does not hold")
+    async def dispute(self, request: Request, claim_id: FromPath[UUID],
+                      data: JSONBody[DecisionIn]) -> ClaimDetail:
+        await verification.decide(principal_of(request), claim_id, "dispute", data.reason)
+        return await queries.get_claim(principal_of(request), claim_id)

@@ -1,0 +1,276 @@
+"""Batch intake of participants and outcome claims.
+
+Guarantees:
+- A batch is one transaction: its accepted rows and its report are recorded together, or
+  nothing is (a crash or a dropped connection leaves no partial batch).
+- Idempotency: the same Idempotency-Key with the same body returns the first report and
+  creates nothing; with a different body it is refused. Keys never expire.
+- `client_ref` is unique per contract: resubmitting an accepted claim returns it; the same
+  ref with other content is rejected as `client_ref_conflict`.
+- Writes to one contract are serialised (row lock on PostgreSQL, IMMEDIATE on SQLite), and
+  limits are checked inside that lock, so simultaneous batches cannot overshoot a cap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from uuid import UUID
+
+import msgspec
+from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.table import Table
+
+from contracts import service as contracts
+from contracts.database import bulk_insert, is_unique_violation, write_transaction
+from contracts.errors import Conflict, Invalid, Problem
+from contracts.identity import Principal, now
+from contracts.ids import new_id
+from contracts.library import metrics_by_code
+from contracts.money import Money
+from outcomes.parsing import Row
+from outcomes.pseudonyms import pseudonym_problem
+from outcomes.rules import COUNTED, Claimed, PastClaim, Totals, check_claim, parse_value
+from outcomes.schemas import BatchReport, ClaimIn, ParticipantIn, RowResult
+from outcomes.tables import Claim, IntakeBatch, Participant
+
+# What processing a batch yields: one result per row, and the new rows to insert once the
+# batch itself is recorded (they refer to it).
+Processed = tuple[list[RowResult], type[Table], list[dict]]
+
+_report_encoder = msgspec.json.Encoder()
+_report_decoder = msgspec.json.Decoder(BatchReport)
+
+
+class Submission(msgspec.Struct, frozen=True, kw_only=True):
+    """Who sent which batch to which contract, under which key."""
+
+    principal: Principal
+    contract_id: UUID
+    kind: str
+    idempotency_key: str | None
+    body_hash: str
+
+
+async def submit_participants(sub: Submission, rows: list[Row[ParticipantIn]]
+                              ) -> tuple[BatchReport, bool]:
+    return await _submit(sub, rows, _enrol)
+
+
+async def submit_claims(sub: Submission, rows: list[Row[ClaimIn]]) -> tuple[BatchReport, bool]:
+    if not sub.idempotency_key:
+        raise Invalid("claims need an Idempotency-Key header, so that a retry cannot "
+                      "claim twice", code="idempotency_key_required")
+    return await _submit(sub, rows, _claim)
+
+
+async def _submit(sub: Submission, rows: list, process) -> tuple[BatchReport, bool]:
+    contract = await contracts.require_role(sub.principal, sub.contract_id, "provider")
+    if contract["status"] != "active":
+        raise Conflict(f"the contract is {contract['status']}; it takes submissions only "
+                       "while active", code="contract_not_active")
+    replay = await _replay(sub)
+    if replay is not None:
+        return replay, True
+    try:
+        async with write_transaction():
+            await contracts.lock(sub.contract_id)
+            replay = await _replay(sub)  # a twin may have finished while we waited
+            if replay is not None:
+                return replay, True
+            batch_id, at = new_id(), now()
+            results, table, new_rows = await process(sub, contract, rows, batch_id, at)
+            accepted = sum(r.status in ("accepted", "created", "unchanged") for r in results)
+            report = BatchReport(batch_id=batch_id, kind=sub.kind, contract_id=sub.contract_id,
+                                 received_at=at, rows=len(rows), accepted=accepted,
+                                 rejected=len(rows) - accepted, results=results)
+            await IntakeBatch.insert(IntakeBatch(
+                id=batch_id, contract=sub.contract_id,
+                organisation=sub.principal.organisation_id, kind=sub.kind,
+                idempotency_key=sub.idempotency_key or str(batch_id),
+                body_hash=sub.body_hash, report=_report_encoder.encode(report).decode(),
+                rows=len(rows), accepted=accepted, received_at=at))
+            await bulk_insert(table, new_rows)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            replay = await _replay(sub)
+            if replay is not None:
+                return replay, True
+        raise
+    return report, False
+
+
+async def _replay(sub: Submission) -> BatchReport | None:
+    if not sub.idempotency_key:
+        return None
+    row = await IntakeBatch.select(IntakeBatch.body_hash, IntakeBatch.report).where(
+        (IntakeBatch.contract == sub.contract_id)
+        & (IntakeBatch.organisation == sub.principal.organisation_id)
+        & (IntakeBatch.kind == sub.kind)
+        & (IntakeBatch.idempotency_key == sub.idempotency_key)).first()
+    if row is None:
+        return None
+    if row["body_hash"] != sub.body_hash:
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       code="idempotency_key_reused")
+    return _report_decoder.decode(row["report"])
+
+
+def _rejected(i: int, ref: str | None, problems: list[Problem]) -> RowResult:
+    return RowResult(row=i, status="rejected", ref=ref, errors=problems)
+
+
+# Participants ------------------------------------------------------------------------------
+
+
+async def _enrol(sub: Submission, contract: dict, rows: list[Row[ParticipantIn]],
+                 batch_id: UUID, at: dt.datetime) -> Processed:
+    terms = await contracts.current_terms(sub.contract_id, contract["version"])
+    wanted = {p.pseudonym for _, p, _ in rows if p is not None}
+    existing = {r["pseudonym"]: r for r in await Participant.select().where(
+        (Participant.contract == sub.contract_id)
+        & Participant.pseudonym.is_in(list(wanted) or [""]))}
+    period = terms.enrolment_period
+    results, new = [], []
+    for i, p, problems in rows:
+        if p is None:
+            results.append(_rejected(i, None, problems))
+            continue
+        bad = pseudonym_problem(p.pseudonym)
+        if bad:
+            results.append(_rejected(i, None, [Problem(code=bad[0], field="pseudonym",
+                                                       message=bad[1])]))
+            continue
+        known = existing.get(p.pseudonym)
+        if known is not None:
+            results.append(_compare_participant(i, p, known))
+            continue
+        if not period.start <= p.enrolled_on <= period.end:
+            results.append(_rejected(i, p.pseudonym, [Problem(
+                code="enrolment_outside_period", field="enrolled_on",
+                message=f"enrolment runs from {period.start} to {period.end}")]))
+            continue
+        row = dict(id=new_id(), contract=sub.contract_id, pseudonym=p.pseudonym,
+                   enrolled_on=p.enrolled_on, age_band=p.age_band, area=p.area,
+                   cohort=p.cohort, created_at=at)
+        existing[p.pseudonym] = row
+        new.append(row)
+        results.append(RowResult(row=i, status="created", id=row["id"], ref=p.pseudonym))
+    return results, Participant, new
+
+
+def _compare_participant(i: int, p: ParticipantIn, known: dict) -> RowResult:
+    if known["enrolled_on"] != p.enrolled_on:
+        return _rejected(i, p.pseudonym, [Problem(
+            code="enrolment_conflict", field="enrolled_on",
+            message=f"{p.pseudonym} is enrolled on {known['enrolled_on']}; changing that is "
+                    "a variation for the commissioner")])
+    changed = [f for f in ("age_band", "area", "cohort") if getattr(p, f) != known[f]]
+    if changed:
+        return _rejected(i, p.pseudonym, [Problem(
+            code="participant_conflict", field=changed[0],
+            message=f"{p.pseudonym} is already enrolled with other {', '.join(changed)}")])
+    return RowResult(row=i, status="unchanged", id=known["id"], ref=p.pseudonym)
+
+
+# Claims ------------------------------------------------------------------------------------
+
+
+async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batch_id: UUID,
+                 at: dt.datetime) -> Processed:
+    cid, currency = sub.contract_id, contract["currency"]
+    terms = await contracts.current_terms(cid, contract["version"])
+    metrics = await metrics_by_code({line.metric_code for line in terms.rate_card})
+    claims = [c for _, c, _ in rows if c is not None]
+    pseudonyms = list({c.pseudonym for c in claims}) or [""]
+    refs = list({c.client_ref for c in claims}) or [""]
+
+    participants = {r["pseudonym"]: r for r in await Participant.select(
+        Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
+        (Participant.contract == cid) & Participant.pseudonym.is_in(pseudonyms))}
+    by_ref = {r["client_ref"]: r for r in await Claim.select(
+        Claim.id, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
+        Claim.metric_code, Claim.achieved_on, Claim.value, Claim.evidence_ref,
+        Claim.line_code, Claim.amount).where(
+        (Claim.contract == cid) & Claim.client_ref.is_in(refs))}
+    history: dict[UUID, list[PastClaim]] = defaultdict(list)
+    ids = [p["id"] for p in participants.values()]
+    if ids:
+        for r in await Claim.select(Claim.participant, Claim.line_code, Claim.metric_code,
+                                    Claim.achieved_on, Claim.amount).where(
+                (Claim.contract == cid) & Claim.participant.is_in(ids)
+                & Claim.status.is_in(list(COUNTED))):
+            history[r["participant"]].append(PastClaim(r["line_code"], r["metric_code"],
+                                                       r["achieved_on"], r["amount"]))
+    totals = Totals()
+    for r in await Claim.select(Claim.line_code, Count(Claim.id, alias="n"),
+                                Sum(Claim.amount, alias="total")).where(
+            (Claim.contract == cid) & Claim.status.is_in(list(COUNTED))
+    ).group_by(Claim.line_code):
+        totals.line_count[r["line_code"]] = r["n"]
+        totals.line_amount[r["line_code"]] = r["total"] or 0
+        totals.contract_amount += r["total"] or 0
+
+    today = at.date()
+    results, new = [], []
+    for i, c, problems in rows:
+        if c is None:
+            results.append(_rejected(i, None, problems))
+            continue
+        try:
+            value = parse_value(c.value)
+        except ValueError as exc:
+            results.append(_rejected(i, c.client_ref, [Problem(
+                code="invalid_field", field="value", message=str(exc))]))
+            continue
+        bad = pseudonym_problem(c.pseudonym)
+        if bad:
+            results.append(_rejected(i, c.client_ref, [Problem(
+                code=bad[0], field="pseudonym", message=bad[1])]))
+            continue
+        seen = by_ref.get(c.client_ref)
+        if seen is not None:
+            results.append(_same_claim(i, c, value, seen, currency))
+            continue
+        participant = participants.get(c.pseudonym)
+        past = history[participant["id"]] if participant else []
+        decision = check_claim(terms, metrics, Claimed(c.metric_code, c.achieved_on, value),
+                               participant["enrolled_on"] if participant else None, past,
+                               totals, today)
+        if not decision.accepted:
+            results.append(_rejected(i, c.client_ref, decision.errors))
+            continue
+        line = decision.line
+        assert line is not None and participant is not None
+        claim_id = new_id()
+        text_value = None if value is None else str(value)
+        new.append(dict(id=claim_id, contract=cid, participant=participant["id"],
+                        batch=batch_id, client_ref=c.client_ref, line_code=line.code,
+                        metric_code=c.metric_code, achieved_on=c.achieved_on,
+                        value=text_value, evidence_ref=c.evidence_ref,
+                        amount=decision.amount, currency=currency, status="accepted",
+                        submitted_at=at, sample=None))
+        by_ref[c.client_ref] = dict(id=claim_id, client_ref=c.client_ref,
+                                    pseudonym=c.pseudonym, metric_code=c.metric_code,
+                                    achieved_on=c.achieved_on, value=text_value,
+                                    evidence_ref=c.evidence_ref, line_code=line.code,
+                                    amount=decision.amount)
+        past.append(PastClaim(line.code, c.metric_code, c.achieved_on, decision.amount))
+        totals.add(line.code, decision.amount)
+        results.append(RowResult(row=i, status="accepted", id=claim_id, ref=c.client_ref,
+                                 line_code=line.code,
+                                 amount=Money(amount=decision.amount, currency=currency)))
+    return results, Claim, new
+
+
+def _same_claim(i: int, c: ClaimIn, value, seen: dict, currency: str) -> RowResult:
+    same = (seen["pseudonym"] == c.pseudonym and seen["metric_code"] == c.metric_code
+            and seen["achieved_on"] == c.achieved_on and seen["evidence_ref"] == c.evidence_ref
+            and seen["value"] == (None if value is None else str(value)))
+    if not same:
+        return _rejected(i, c.client_ref, [Problem(
+            code="client_ref_conflict", field="client_ref",
+            message=f"{c.client_ref} was already used for a different claim")])
+    return RowResult(row=i, status="accepted", id=seen["id"], ref=c.client_ref,
+                     line_code=seen["line_code"],
+                     amount=Money(amount=seen["amount"], currency=currency))

@@ -1,0 +1,44 @@
+"""Pseudonyms only: refuse anything shaped like a national identifier or a name.
+
+Virker never stores who a participant is. A provider picks a pseudonym from its own case
+system; this module refuses values that look like a Danish CPR number (DDMMYY-XXXX, or ten
+digits), a Norwegian fødselsnummer (eleven digits), a UK National Insurance number, or that
+are not a single token (names have spaces; e-mail addresses have @).
+"""
+
+from __future__ import annotations
+
+import re
+
+PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]{0,63}$")
+CPR_WITH_DASH = re.compile(r"(?<!\d)\d{6}-\d{4}(?!\d)")
+# Ten digits is a CPR number, eleven a fødselsnummer; longer runs may hide either.
+LONG_DIGIT_RUN = re.compile(r"\d{10,}")
+UK_NINO = re.compile(r"(?<![A-Z])[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Z])",
+                     re.IGNORECASE)
+
+
+def identifier_kind(value: str) -> str | None:
+    """Which kind of national identifier `value` looks like, or None."""
+    compact = value.replace(" ", "")
+    if CPR_WITH_DASH.search(value):
+        return "Danish CPR number"
+    run = LONG_DIGIT_RUN.search(compact)
+    if run:
+        return "Norwegian fødselsnummer" if len(run.group()) == 11 else "Danish CPR number"
+    if UK_NINO.search(value):
+        return "UK National Insurance number"
+    return None
+
+
+def pseudonym_problem(value: str) -> tuple[str, str] | None:
+    """(code, message) when `value` cannot be a pseudonym, else None."""
+    kind = identifier_kind(value)
+    if kind:
+        return ("personal_identifier",
+                f"this looks like a {kind}; send the pseudonym from your case system instead")
+    if not PSEUDONYM.match(value):
+        return ("invalid_pseudonym",
+                "a pseudonym is one token of letters, digits and _ . : # / - (at most 64), "
+                "never a name or an e-mail address")
+    return None

@@ -1,0 +1,130 @@
+"""Structs for participants, claims, validation reports and verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from contracts.errors import Problem
+from contracts.money import Money
+from contracts.schemas import Code, DecimalText, Input, Output
+
+AgeBand = Literal["0-17", "18-24", "25-29", "30-39", "40-49", "50-59", "60-66", "67+"]
+ClaimStatus = Literal["accepted", "sampled", "verified", "disputed", "approved", "paid",
+                      "reversed"]
+ClientRef = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]{0,99}$",
+                                        description="your own reference for the claim")]
+# Checked by outcomes.pseudonyms, so that an identifier gets its own clear reason.
+PseudonymText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Dimension = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+MAX_ROWS = 10_000
+
+
+class ParticipantIn(Input, kw_only=True):
+    pseudonym: PseudonymText
+    enrolled_on: dt.date
+    age_band: AgeBand | None = None
+    area: Dimension | None = None
+    cohort: Dimension | None = None
+
+
+class ClaimIn(Input, kw_only=True):
+    client_ref: ClientRef
+    pseudonym: PseudonymText
+    metric_code: Code
+    achieved_on: dt.date
+    value: int | float | DecimalText | None = None
+    evidence_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RowResult(Output, kw_only=True, omit_defaults=True):
+    row: int
+    status: Literal["accepted", "rejected", "created", "unchanged"]
+    id: UUID | None = None
+    ref: str | None = None
+    line_code: str | None = None
+    amount: Money | None = None
+    errors: list[Problem] = []
+
+
+class BatchReport(Output, kw_only=True):
+    batch_id: UUID | None
+    kind: Literal["participants", "claims"]
+    contract_id: UUID
+    received_at: dt.datetime
+    rows: int
+    accepted: int
+    rejected: int
+    results: list[RowResult]
+
+
+class ParticipantOut(Output, kw_only=True):
+    id: UUID
+    pseudonym: str
+    enrolled_on: dt.date
+    age_band: str | None
+    area: str | None
+    cohort: str | None
+
+
+class ClaimEventOut(Output, kw_only=True):
+    from_status: str | None
+    to_status: str
+    reason: str
+    recorded_at: dt.datetime
+    recorded_by: str
+
+
+class ClaimOut(Output, kw_only=True):
+    id: UUID
+    contract_id: UUID
+    client_ref: str
+    pseudonym: str
+    line_code: str
+    metric_code: str
+    achieved_on: dt.date
+    value: str | None
+    evidence_ref: str
+    amount: Money
+    status: ClaimStatus
+    submitted_at: dt.datetime
+    batch_id: UUID | None = None
+    sample_id: UUID | None = None
+
+
+class ClaimDetail(ClaimOut, kw_only=True):
+    history: list[ClaimEventOut] = []
+
+
+class DecisionIn(Input, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2_000)]
+
+
+class ApprovalIn(Input, kw_only=True):
+    claim_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=MAX_ROWS)]
+    reason: Annotated[str, msgspec.Meta(max_length=2_000)] = ""
+
+
+class ApprovalOut(Output, kw_only=True):
+    approved: list[UUID]
+    amount: Money
+
+
+class SampleIn(Input, kw_only=True):
+    seed: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
+
+
+class SampleOut(Output, kw_only=True):
+    id: UUID
+    contract_id: UUID
+    seed: str
+    rate_bp: int
+    population: int
+    selected: int
+    drawn_at: dt.datetime
+    drawn_by: str
+    selected_claim_ids: list[UUID] = []

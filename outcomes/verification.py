@@ -1,0 +1,141 @@
+"""The commissioner's side: verification samples, verify or dispute, approval.
+
+A claim is approved once it has been through a verification draw: either it was not
+selected, or it was selected and verified. Every status change is recorded with who, when
+and why. Approval is where the ledger accrues the outcome.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from contracts import service as contracts
+from contracts.database import bulk_insert, write_transaction
+from contracts.errors import Conflict, NotFound, Problem
+from contracts.identity import Principal, now
+from contracts.ids import new_id
+from contracts.money import Money
+from outcomes import sampling
+from outcomes.schemas import ApprovalOut, SampleOut
+from outcomes.tables import Claim, ClaimEvent, SampleDraw
+
+DECISIONS = {
+    # action: (allowed from, to)
+    "verify": (("sampled", "disputed"), "verified"),
+    "dispute": (("sampled",), "disputed"),
+}
+CHUNK = 1000
+
+
+def _event(claim_id: UUID, from_status: str, to_status: str, reason: str,
+           principal: Principal, at) -> dict:
+    return dict(id=new_id(), claim=claim_id, from_status=from_status, to_status=to_status,
+                reason=reason, recorded_at=at, recorded_by=principal.label)
+
+
+async def draw_sample(principal: Principal, contract_id: UUID, seed: str | None) -> SampleOut:
+    contract = await contracts.require_commissioner(principal, contract_id)
+    seed = seed or sampling.new_seed()
+    async with write_transaction():
+        await contracts.lock(contract_id)
+        terms = await contracts.current_terms(contract_id, contract["version"])
+        population = [r["id"] for r in await Claim.select(Claim.id).where(
+            (Claim.contract == contract_id) & (Claim.status == "accepted")
+            & Claim.sample.is_null()).order_by(Claim.id)]
+        if not population:
+            raise Conflict("no accepted claims are waiting for a draw", code="nothing_to_sample")
+        chosen = sampling.select(seed, population, terms.sampling_rate_bp)
+        draw_id, at = new_id(), now()
+        await SampleDraw.insert(SampleDraw(
+            id=draw_id, contract=contract_id, seed=seed, rate_bp=terms.sampling_rate_bp,
+            population=len(population), selected=len(chosen), drawn_at=at,
+            drawn_by=principal.label))
+        for i in range(0, len(population), CHUNK):
+            await Claim.update({Claim.sample: draw_id}).where(
+                Claim.id.is_in(population[i:i + CHUNK]))
+        for i in range(0, len(chosen), CHUNK):
+            await Claim.update({Claim.status: "sampled"}).where(
+                Claim.id.is_in(chosen[i:i + CHUNK]))
+        await bulk_insert(ClaimEvent, [
+            _event(c, "accepted", "sampled", f"drawn for verification (seed {seed})",
+                   principal, at) for c in chosen])
+    return SampleOut(id=draw_id, contract_id=contract_id, seed=seed,
+                     rate_bp=terms.sampling_rate_bp, population=len(population),
+                     selected=len(chosen), drawn_at=at, drawn_by=principal.label,
+                     selected_claim_ids=chosen)
+
+
+async def list_samples(principal: Principal, contract_id: UUID) -> list[SampleOut]:
+    await contracts.relation(principal, contract_id)
+    rows = await SampleDraw.select().where(SampleDraw.contract == contract_id).order_by(
+        SampleDraw.drawn_at)
+    return [SampleOut(id=r["id"], contract_id=contract_id, seed=r["seed"],
+                      rate_bp=r["rate_bp"], population=r["population"],
+                      selected=r["selected"], drawn_at=r["drawn_at"], drawn_by=r["drawn_by"])
+            for r in rows]
+
+
+async def decide(principal: Principal, claim_id: UUID, action: str, reason: str) -> None:
+    claim = await _claim_for_commissioner(principal, claim_id)
+    allowed, target = DECISIONS[action]
+    async with write_transaction():
+        await contracts.lock(claim["contract"])
+        current = await Claim.select(Claim.status).where(Claim.id == claim_id).first()
+        if current["status"] not in allowed:
+            raise Conflict(f"a {current['status']} claim cannot be {target}",
+                           code="invalid_transition")
+        await Claim.update({Claim.status: target}).where(Claim.id == claim_id)
+        await ClaimEvent.insert(ClaimEvent(**_event(claim_id, current["status"], target,
+                                                    reason, principal, now())))
+
+
+async def approve(principal: Principal, contract_id: UUID, claim_ids: list[UUID],
+                  reason: str) -> ApprovalOut:
+    contract = await contracts.require_commissioner(principal, contract_id)
+    wanted = list(dict.fromkeys(claim_ids))
+    async with write_transaction():
+        await contracts.lock(contract_id)
+        rows = {}
+        for i in range(0, len(wanted), CHUNK):
+            for r in await Claim.select(Claim.id, Claim.status, Claim.sample, Claim.amount).where(
+                    (Claim.contract == contract_id) & Claim.id.is_in(wanted[i:i + CHUNK])):
+                rows[r["id"]] = r
+        problems = []
+        for n, cid in enumerate(wanted):
+            r = rows.get(cid)
+            why = None
+            if r is None:
+                why = ("unknown_claim", "no such claim on this contract")
+            elif r["status"] == "accepted" and r["sample"] is None:
+                why = ("not_yet_sampled", "draw a verification sample first")
+            elif r["status"] == "sampled":
+                why = ("not_verified", "the claim was sampled and is not verified yet")
+            elif r["status"] not in ("accepted", "verified"):
+                why = ("not_approvable", f"a {r['status']} claim cannot be approved")
+            if why:
+                problems.append(Problem(code=why[0], field=f"claim_ids[{n}]",
+                                        message=f"{cid}: {why[1]}"))
+        if problems:
+            raise Conflict("some claims cannot be approved; none were",
+                           code="not_approvable", problems=problems)
+        at = now()
+        for i in range(0, len(wanted), CHUNK):
+            await Claim.update({Claim.status: "approved"}).where(
+                Claim.id.is_in(wanted[i:i + CHUNK]))
+        await bulk_insert(ClaimEvent, [
+            _event(cid, rows[cid]["status"], "approved", reason or "approved for payment",
+                   principal, at) for cid in wanted])
+    total = sum(rows[c]["amount"] for c in wanted)
+    return ApprovalOut(approved=wanted, amount=Money(amount=total,
+                                                     currency=contract["currency"]))
+
+
+async def _claim_for_commissioner(principal: Principal, claim_id: UUID) -> dict:
+    claim = await Claim.select(Claim.id, Claim.contract).where(Claim.id == claim_id).first()
+    if claim is None:
+        raise NotFound("no such claim", code="claim_not_found")
+    try:
+        await contracts.require_commissioner(principal, claim["contract"])
+    except NotFound:
+        raise NotFound("no such claim", code="claim_not_found") from None
+    return claim
