@@ -14,7 +14,7 @@ PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]{0,63}$")
 CPR_WITH_DASH = re.compile(r"(?<!\d)\d{6}-\d{4}(?!\d)")
 # Ten digits is a CPR number, eleven a fødselsnummer; longer runs may hide either.
 LONG_DIGIT_RUN = re.compile(r"\d{10,}")
-UK_NINO = re.compile(r"(?<![A-Z])[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Z])",
+UK_NINO = re.compile(r"(?<![A-Z])[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Z])",
                      re.IGNORECASE)
 
 

@@ -116,3 +116,41 @@ async def world() -> World:
 
 def client(app) -> AsyncTestClient:
     return AsyncTestClient(app=app)
+
+
+def line(code: str, metric: str, kroner: int, **extra: Any) -> dict:
+    return dict(code=code, metric_code=metric, price={"amount": kroner * 100, "currency": "DKK"},
+                **extra)
+
+
+def intake_terms(commissioners: list[tuple[UUID, int]], auditors: list[UUID] = (), **over: Any
+                 ) -> dict:
+    """Terms with the worked examples' rate card: housing entry and sustainment
+    (POJ-0263), employment xor self-employment (POJ-0313), a PSS stress score (POJ-0267)."""
+    card = [
+        line("entry", "housing_entry", 15_000, window={"start_day": 0, "end_day": 365}),
+        line("sustained-3m", "housing_sustained_3m", 20_000,
+             prerequisite_metric="housing_entry",
+             window={"anchor": "prerequisite", "start_day": 91, "end_day": 151}),
+        line("job", "employment", 35_000, exclusivity_group="work"),
+        line("own-business", "self_employment", 35_000, exclusivity_group="work"),
+        line("pss", "pss_reduction", 10_000, threshold="5",
+             window={"start_day": 330, "end_day": 400}),
+    ]
+    # Open long enough that claims dated today are still within the deadline.
+    dates = dict(service_period={"start": "2024-01-01", "end": "2026-12-31"},
+                 claims_deadline="2030-12-31")
+    return terms(commissioners, auditors, **{"rate_card": card, **dates, **over})
+
+
+async def active_contract(w: World, **over: Any) -> UUID:
+    """A new active contract between the world's commissioner and provider."""
+    body = contract_body(w.ids["provider"], [(w.ids["commissioner"], 6000),
+                                             (w.ids["co_commissioner"], 4000)],
+                         [w.ids["auditor"]])
+    body["terms"] = intake_terms([(w.ids["commissioner"], 6000),
+                                  (w.ids["co_commissioner"], 4000)], [w.ids["auditor"]], **over)
+    contract = await service.create_contract(None, msgspec.convert(body, ContractIn))
+    await service.transition(principal(w.ids["commissioner"], "commissioner"), contract.id,
+                             "activate", "signed")
+    return contract.id

@@ -11,7 +11,8 @@ from tests.helpers import world
 
 EXPECTED = {
     "organisation", "app_user", "api_key", "metric", "contract", "contract_version",
-    "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim", "claim_event",
+    "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim",
+    "claim_event",
     "account", "journal_entry", "posting", "checkpoint",
 }
 

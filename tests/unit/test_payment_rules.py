@@ -1,0 +1,212 @@
+"""Payment rules, worked through real contracts.
+
+POJ-0263 (Roskilde): housing sustained 3 months counts only after entry into housing.
+POJ-0313 (Holbæk): employment xor self-employment.
+POJ-0267 (Rudersdal): the PSS stress score must fall by at least the threshold, measured
+12 months after the programme.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.schemas import ContractTerms, MetricOut
+from outcomes.rules import Claimed, PastClaim, Totals, check_claim
+from tests.helpers import intake_terms, line
+
+A = uuid.uuid4()
+D = dt.date
+ENROLLED = D(2024, 2, 1)
+TODAY = D(2025, 6, 1)
+NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+METRICS = {
+    code: MetricOut(id=uuid.uuid4(), code=code, name=code, definition="", unit="p", kind=kind,
+                    evidence_required="", verification_source="admin_data",
+                    direction=direction, duration_days=days, created_at=NOW)
+    for code, kind, direction, days in [
+        ("housing_entry", "event", "increase", None),
+        ("housing_sustained_3m", "duration", "increase", 91),
+        ("employment", "event", "increase", None),
+        ("self_employment", "event", "increase", None),
+        ("pss_reduction", "score_change", "decrease", None),
+    ]
+}
+
+
+def contract(**over) -> ContractTerms:
+    return msgspec.convert(intake_terms([(A, 10_000)], **over), ContractTerms)
+
+
+def check(metric, achieved_on, *, value=None, history=(), totals=None, terms=None,
+          enrolled_on=ENROLLED, today=TODAY):
+    return check_claim(terms or contract(), METRICS,
+                       Claimed(metric, achieved_on, None if value is None else Decimal(value)),
+                       enrolled_on, list(history), totals or Totals(), today)
+
+
+def codes(decision) -> list[str]:
+    return [e.code for e in decision.errors]
+
+
+ENTRY = PastClaim("entry", "housing_entry", D(2024, 3, 1), 1_500_000)
+
+
+# POJ-0263: sustained housing -------------------------------------------------------------
+
+
+def test_sustained_housing_needs_entry_first():
+    assert codes(check("housing_sustained_3m", D(2024, 6, 5))) == ["prerequisite_missing"]
+
+
+def test_sustained_housing_pays_three_months_after_entry():
+    decision = check("housing_sustained_3m", D(2024, 6, 5), history=[ENTRY])
+    assert decision.accepted
+    assert decision.line.code == "sustained-3m" and decision.amount == 2_000_000
+
+
+def test_sustainment_too_soon_after_entry_is_outside_the_window():
+    decision = check("housing_sustained_3m", D(2024, 5, 1), history=[ENTRY])
+    assert codes(decision) == ["outside_window", "duration_not_met"]
+    assert "61 days after housing_entry" in decision.errors[0].message
+
+
+def test_sustainment_too_late_after_entry_is_outside_the_window():
+    assert codes(check("housing_sustained_3m", D(2024, 9, 1), history=[ENTRY])) == [
+        "outside_window"]
+
+
+def test_entry_into_housing_counts_from_enrolment():
+    assert check("housing_entry", D(2024, 3, 1)).accepted
+    assert codes(check("housing_entry", D(2025, 3, 1))) == ["outside_window"]
+    assert codes(check("housing_entry", D(2024, 1, 15))) == ["outside_window"]
+
+
+# POJ-0313: employment xor self-employment ------------------------------------------------
+
+
+def test_employment_excludes_self_employment():
+    job = PastClaim("job", "employment", D(2024, 5, 1), 3_500_000)
+    no_participant_cap = contract(per_participant_cap=None)
+    decision = check("self_employment", D(2024, 7, 1), history=[job], terms=no_participant_cap)
+    assert codes(decision) == ["exclusive_conflict"]
+    assert "already paid for job" in decision.errors[0].message
+    assert check("self_employment", D(2024, 7, 1)).accepted
+
+
+def test_employment_is_paid_once_per_participant():
+    job = PastClaim("job", "employment", D(2024, 5, 1), 3_500_000)
+    terms = contract(per_participant_cap=None)
+    assert codes(check("employment", D(2024, 5, 1), history=[job], terms=terms)) == [
+        "duplicate"]
+    assert codes(check("employment", D(2024, 9, 1), history=[job], terms=terms)) == [
+        "max_claims_reached"]
+
+
+# POJ-0267: stress score must fall by the threshold ----------------------------------------
+
+
+def test_stress_score_must_fall_by_the_threshold():
+    when = ENROLLED + dt.timedelta(days=365)
+    assert check("pss_reduction", when, value="-6").accepted
+    assert check("pss_reduction", when, value="-5").accepted
+    decision = check("pss_reduction", when, value="-4.5")
+    assert codes(decision) == ["below_threshold"]
+    assert "fall by at least 5" in decision.errors[0].message
+    assert codes(check("pss_reduction", when, value="6")) == ["below_threshold"]
+
+
+def test_stress_score_is_measured_about_twelve_months_on():
+    assert codes(check("pss_reduction", ENROLLED + dt.timedelta(days=200), value="-8")) == [
+        "outside_window"]
+
+
+def test_score_metrics_need_a_value_and_events_take_none():
+    when = ENROLLED + dt.timedelta(days=365)
+    assert codes(check("pss_reduction", when)) == ["value_required"]
+    assert codes(check("employment", D(2024, 5, 1), value="3")) == ["value_not_applicable"]
+
+
+# Contract-wide rules ----------------------------------------------------------------------
+
+
+def test_metric_must_be_on_the_rate_card():
+    assert codes(check("fit_for_work", D(2024, 5, 1))) == ["not_on_rate_card"]
+
+
+def test_participant_must_be_enrolled():
+    assert codes(check("employment", D(2024, 5, 1), enrolled_on=None)) == ["not_enrolled"]
+
+
+def test_claims_deadline_and_the_future():
+    assert codes(check("employment", D(2024, 5, 1), today=D(2031, 1, 1))) == [
+        "after_claims_deadline"]
+    assert codes(check("employment", D(2025, 7, 1))) == ["achieved_in_future"]
+
+
+def test_caps_of_contract_line_and_participant():
+    terms = contract(cap={"amount": 5_000_000, "currency": "DKK"},
+                     per_participant_cap={"amount": 4_000_000, "currency": "DKK"})
+    full = Totals()
+    full.add("entry", 4_000_000)
+    assert codes(check("employment", D(2024, 5, 1), terms=terms, totals=full)) == [
+        "cap_reached"]
+    entry = PastClaim("entry", "housing_entry", D(2024, 3, 1), 1_500_000)
+    assert codes(check("employment", D(2024, 5, 1), terms=terms, history=[entry])) == [
+        "participant_cap_reached"]
+    limited = contract(rate_card=[line("job", "employment", 35_000, max_count=2)])
+    two = Totals()
+    two.add("job", 3_500_000)
+    two.add("job", 3_500_000)
+    assert codes(check("employment", D(2024, 5, 1), terms=limited, totals=two)) == [
+        "line_cap_reached"]
+
+
+# Property: no sequence of claims is accepted beyond the caps ----------------------------
+
+claim_strategy = st.tuples(
+    st.integers(min_value=0, max_value=5),                        # participant
+    st.sampled_from(["housing_entry", "housing_sustained_3m", "employment",
+                     "self_employment", "pss_reduction"]),
+    st.integers(min_value=-30, max_value=500),                     # days after enrolment
+    st.sampled_from([None, "-7", "-2"]),                           # score change
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(claim_strategy, max_size=60),
+       st.integers(min_value=1, max_value=20) .map(lambda k: k * 1_000_000),
+       st.integers(min_value=1, max_value=8).map(lambda k: k * 1_000_000),
+       st.one_of(st.none(), st.integers(min_value=1, max_value=4)))
+def test_no_sequence_of_claims_is_accepted_beyond_the_caps(claims, cap, per_participant,
+                                                          line_max):
+    card = intake_terms([(A, 10_000)])["rate_card"]
+    if line_max is not None:
+        card[2] = {**card[2], "max_count": line_max}
+    terms = contract(cap={"amount": cap, "currency": "DKK"},
+                     per_participant_cap={"amount": per_participant, "currency": "DKK"},
+                     rate_card=card)
+    totals, history = Totals(), {p: [] for p in range(6)}
+    for participant, metric, days, value in claims:
+        decision = check(metric, ENROLLED + dt.timedelta(days=days),
+                         value=value if metric == "pss_reduction" else None,
+                         history=history[participant], totals=totals, terms=terms)
+        if decision.accepted:
+            history[participant].append(PastClaim(decision.line.code, metric,
+                                                  ENROLLED + dt.timedelta(days=days),
+                                                  decision.amount))
+            totals.add(decision.line.code, decision.amount)
+    everything = [c for h in history.values() for c in h]
+    assert sum(c.amount for c in everything) <= cap
+    assert all(sum(c.amount for c in h) <= per_participant for h in history.values())
+    if line_max is not None:
+        assert sum(c.line_code == "job" for c in everything) <= line_max
+    for h in history.values():
+        assert not ({"job", "own-business"} <= {c.line_code for c in h})
+        assert len({(c.metric_code, c.achieved_on) for c in h}) == len(h)
