@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import sqlite3
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -135,3 +139,38 @@ async def bulk_insert(table: type[Table], rows: list[dict]) -> None:
     else:
         await transaction.connection.copy_records_to_table(name, columns=columns,
                                                            records=records)
+
+
+@contextlib.asynccontextmanager
+async def custom_plans():
+    """Plan the enclosed queries afresh with their values (PostgreSQL; inside a transaction).
+
+    Intake looks rows up with IN lists of up to 10,000 values. A generic plan cached while a
+    table was still small would scan it comparing every row with every value; a custom plan
+    sees the values as constants and hashes them. Only for these lookups: re-planning
+    everything (asyncpg's own catalogue queries included) would cost more than it saves.
+    """
+    engine = piccolo_conf_engine()
+    if isinstance(engine, SQLiteEngine):
+        yield
+        return
+    await engine.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
+    try:
+        yield
+    finally:
+        await engine.run_ddl("SET LOCAL plan_cache_mode = auto")
+
+
+def any_of(column: Column, values: list) -> WhereRaw:
+    """`column IN values` as one parameter, however many values: an array on PostgreSQL,
+    a JSON list on SQLite. Piccolo's `is_in` binds one parameter per value, which costs
+    time in Python and in the planner when a batch looks up 10,000 rows."""
+    table = column._meta.table._meta.tablename
+    name = f'"{table}"."{column._meta.db_column_name}"'
+    engine = column._meta.table._meta.db
+    if isinstance(engine, SQLiteEngine):
+        # Identifiers come from the table definitions; values travel as parameters.
+        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))",  # noqa: S608
+                        json.dumps([str(v) for v in values]))
+    sql_type = "uuid" if column.value_type is uuid.UUID else "text"
+    return WhereRaw(f"{name} = ANY({{}}::{sql_type}[])", list(values))

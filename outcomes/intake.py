@@ -18,19 +18,25 @@ from collections import defaultdict
 from uuid import UUID
 
 import msgspec
-from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.table import Table
 
 from contracts import service as contracts
-from contracts.database import bulk_insert, is_unique_violation, write_transaction
+from contracts.database import (
+    any_of,
+    bulk_insert,
+    custom_plans,
+    is_unique_violation,
+    write_transaction,
+)
 from contracts.errors import Conflict, Invalid, Problem
 from contracts.identity import Principal, now
 from contracts.ids import new_id
 from contracts.library import metrics_by_code
 from contracts.money import Money
+from outcomes import usage
 from outcomes.parsing import Row
 from outcomes.pseudonyms import pseudonym_problem
-from outcomes.rules import COUNTED, Claimed, PastClaim, Totals, check_claim, parse_value
+from outcomes.rules import COUNTED, Claimed, PastClaim, check_claim, parse_value
 from outcomes.schemas import BatchReport, ClaimIn, ParticipantIn, RowResult
 from outcomes.tables import Claim, IntakeBatch, Participant
 
@@ -185,31 +191,25 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
     pseudonyms = list({c.pseudonym for c in claims}) or [""]
     refs = list({c.client_ref for c in claims}) or [""]
 
-    participants = {r["pseudonym"]: r for r in await Participant.select(
-        Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
-        (Participant.contract == cid) & Participant.pseudonym.is_in(pseudonyms))}
-    by_ref = {r["client_ref"]: r for r in await Claim.select(
-        Claim.id, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
-        Claim.metric_code, Claim.achieved_on, Claim.value, Claim.evidence_ref,
-        Claim.line_code, Claim.amount).where(
-        (Claim.contract == cid) & Claim.client_ref.is_in(refs))}
-    history: dict[UUID, list[PastClaim]] = defaultdict(list)
-    ids = [p["id"] for p in participants.values()]
-    if ids:
-        for r in await Claim.select(Claim.participant, Claim.line_code, Claim.metric_code,
-                                    Claim.achieved_on, Claim.amount).where(
-                (Claim.contract == cid) & Claim.participant.is_in(ids)
-                & Claim.status.is_in(list(COUNTED))):
-            history[r["participant"]].append(PastClaim(r["line_code"], r["metric_code"],
-                                                       r["achieved_on"], r["amount"]))
-    totals = Totals()
-    for r in await Claim.select(Claim.line_code, Count(Claim.id, alias="n"),
-                                Sum(Claim.amount, alias="total")).where(
-            (Claim.contract == cid) & Claim.status.is_in(list(COUNTED))
-    ).group_by(Claim.line_code):
-        totals.line_count[r["line_code"]] = r["n"]
-        totals.line_amount[r["line_code"]] = r["total"] or 0
-        totals.contract_amount += r["total"] or 0
+    async with custom_plans():
+        participants = {r["pseudonym"]: r for r in await Participant.select(
+            Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
+            (Participant.contract == cid) & any_of(Participant.pseudonym, pseudonyms))}
+        by_ref = {r["client_ref"]: r for r in await Claim.select(
+            Claim.id, Claim.client_ref, Claim.participant, Claim.metric_code,
+            Claim.achieved_on, Claim.value, Claim.evidence_ref, Claim.line_code,
+            Claim.amount).where(
+            (Claim.contract == cid) & any_of(Claim.client_ref, refs))}
+        history: dict[UUID, list[PastClaim]] = defaultdict(list)
+        ids = [p["id"] for p in participants.values()]
+        if ids:
+            for r in await Claim.select(Claim.participant, Claim.line_code, Claim.metric_code,
+                                        Claim.achieved_on, Claim.amount).where(
+                    (Claim.contract == cid) & any_of(Claim.participant, ids)
+                    & Claim.status.is_in(list(COUNTED))):
+                history[r["participant"]].append(PastClaim(r["line_code"], r["metric_code"],
+                                                           r["achieved_on"], r["amount"]))
+    totals = await usage.load(cid)
 
     today = at.date()
     results, new = [], []
@@ -229,10 +229,10 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
                 code=bad[0], field="pseudonym", message=bad[1])]))
             continue
         seen = by_ref.get(c.client_ref)
-        if seen is not None:
-            results.append(_same_claim(i, c, value, seen, currency))
-            continue
         participant = participants.get(c.pseudonym)
+        if seen is not None:
+            results.append(_same_claim(i, c, value, participant, seen, currency))
+            continue
         past = history[participant["id"]] if participant else []
         decision = check_claim(terms, metrics, Claimed(c.metric_code, c.achieved_on, value),
                                participant["enrolled_on"] if participant else None, past,
@@ -251,7 +251,7 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
                         amount=decision.amount, currency=currency, status="accepted",
                         submitted_at=at, sample=None))
         by_ref[c.client_ref] = dict(id=claim_id, client_ref=c.client_ref,
-                                    pseudonym=c.pseudonym, metric_code=c.metric_code,
+                                    participant=participant["id"], metric_code=c.metric_code,
                                     achieved_on=c.achieved_on, value=text_value,
                                     evidence_ref=c.evidence_ref, line_code=line.code,
                                     amount=decision.amount)
@@ -260,11 +260,18 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
         results.append(RowResult(row=i, status="accepted", id=claim_id, ref=c.client_ref,
                                  line_code=line.code,
                                  amount=Money(amount=decision.amount, currency=currency)))
+    added: dict[str, tuple[int, int]] = {}
+    for row in new:
+        claims, amount = added.get(row["line_code"], (0, 0))
+        added[row["line_code"]] = (claims + 1, amount + row["amount"])
+    await usage.add(cid, added)
     return results, Claim, new
 
 
-def _same_claim(i: int, c: ClaimIn, value, seen: dict, currency: str) -> RowResult:
-    same = (seen["pseudonym"] == c.pseudonym and seen["metric_code"] == c.metric_code
+def _same_claim(i: int, c: ClaimIn, value, participant: dict | None, seen: dict,
+                currency: str) -> RowResult:
+    same = (participant is not None and seen["participant"] == participant["id"]
+            and seen["metric_code"] == c.metric_code
             and seen["achieved_on"] == c.achieved_on and seen["evidence_ref"] == c.evidence_ref
             and seen["value"] == (None if value is None else str(value)))
     if not same:

@@ -82,3 +82,15 @@ class ClaimEvent(Table, tablename="claim_event"):
     reason = Text()
     recorded_at = Timestamptz()
     recorded_by = Varchar(length=100)
+
+
+class ContractUsage(Table, tablename="contract_usage"):
+    """Running count and amount of counted claims per rate card line, so that cap checks
+    read a few rows instead of every claim. Changed only under the contract's lock, together
+    with the claims that move it; `outcomes.usage` keeps it and the tests recompute it."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    line_code = Varchar(length=64)
+    claims = BigInt(default=0)
+    amount = BigInt(default=0)

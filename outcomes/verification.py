@@ -15,7 +15,8 @@ from contracts.errors import Conflict, NotFound, Problem
 from contracts.identity import Principal, now
 from contracts.ids import new_id
 from contracts.money import Money
-from outcomes import sampling
+from outcomes import sampling, usage
+from outcomes.rules import COUNTED
 from outcomes.schemas import ApprovalOut, SampleOut
 from outcomes.tables import Claim, ClaimEvent, SampleDraw
 
@@ -80,11 +81,17 @@ async def decide(principal: Principal, claim_id: UUID, action: str, reason: str)
     allowed, target = DECISIONS[action]
     async with write_transaction():
         await contracts.lock(claim["contract"])
-        current = await Claim.select(Claim.status).where(Claim.id == claim_id).first()
+        current = await Claim.select(Claim.status, Claim.line_code, Claim.amount).where(
+            Claim.id == claim_id).first()
         if current["status"] not in allowed:
             raise Conflict(f"a {current['status']} claim cannot be {target}",
                            code="invalid_transition")
         await Claim.update({Claim.status: target}).where(Claim.id == claim_id)
+        was, now_counted = current["status"] in COUNTED, target in COUNTED
+        if was != now_counted:
+            sign = 1 if now_counted else -1
+            await usage.add(claim["contract"], {
+                current["line_code"]: (sign, sign * current["amount"])})
         await ClaimEvent.insert(ClaimEvent(**_event(claim_id, current["status"], target,
                                                     reason, principal, now())))
 

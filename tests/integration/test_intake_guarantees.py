@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.errors import Conflict
-from outcomes import intake, sampling, verification
+from outcomes import intake, sampling, usage, verification
 from outcomes.rules import COUNTED
 from outcomes.schemas import ClaimIn, ParticipantIn
 from outcomes.tables import Claim, ClaimEvent, IntakeBatch
@@ -174,6 +174,7 @@ async def test_approval_waits_for_the_draw_and_for_verification(db):
             await verification.approve(boss, cid, chosen[1:2], "")
     out = await verification.approve(boss, cid, clear + chosen[:1], "October run")
     assert out.amount.amount == 1_500_000 * (len(clear) + 1)
+    assert await usage.load(cid) == await usage.recompute(cid)  # the disputed one left
     events = await ClaimEvent.select(ClaimEvent.to_status).where(ClaimEvent.claim == chosen[0])
     assert [e["to_status"] for e in events] == ["sampled", "verified", "approved"]
 
@@ -210,3 +211,4 @@ async def test_no_sequence_of_batches_gets_more_accepted_than_the_caps_allow(db,
     for rows in per.values():
         assert sum(r["amount"] for r in rows) <= min(cap, 4_000_000)
         assert not ({"job", "own-business"} <= {r["line_code"] for r in rows})
+    assert await usage.load(cid) == await usage.recompute(cid)

@@ -1,0 +1,167 @@
+"""Shared pieces of the benchmarks: a scratch PostgreSQL database, a real server process,
+and the people and contract the load is about."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+import asyncpg
+import httpx
+import msgspec
+
+ADMIN_URL = os.environ.get("VIRKER_BENCH_DATABASE_URL",
+                           "postgresql://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def db_url(name: str) -> str:
+    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
+
+
+async def recreate(name: str, template: str | None = None) -> str:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        extra = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{extra}')
+    finally:
+        await conn.close()
+    return db_url(name)
+
+
+async def drop(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python "
+            f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(url: str):
+    """`virker serve` in its own process on a free port; yields (base_url, pid)."""
+    port = free_port()
+    env = {**os.environ, "VIRKER_DATABASE_URL": url, "VIRKER_PORT": str(port),
+           "VIRKER_SECRET_KEY": "benchmark-" + "x" * 32}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "virker"), "serve"], env=env,
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start: " + proc.stderr.read().decode())
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+async def seed(url: str, participants: int, sampling_rate_bp: int = 1000) -> dict:
+    """Migrate, then a commissioner, a provider with an API key, the metrics and one active
+    contract with `participants` enrolled. Returns ids and the key."""
+    from contracts import directory, library, service
+    from contracts.database import bind, bulk_insert, make_engine, migrate, write_transaction
+    from contracts.identity import Principal, now
+    from contracts.ids import new_id
+    from contracts.schemas import ApiKeyIn, ContractIn, MetricIn, OrganisationIn
+    from outcomes.tables import Participant
+
+    engine = make_engine(url)
+    bind(engine)
+    await migrate()
+    boss = await directory.create_organisation(None, OrganisationIn(
+        name="Holbæk Kommune", kind="municipality", identifier="DK-CVR-90000004"))
+    ngo = await directory.create_organisation(None, OrganisationIn(
+        name="IPS-teamet", kind="municipal_unit", identifier="DK-CVR-90000008"))
+    key = (await directory.create_api_key(None, ApiKeyIn(label="bench",
+                                                         organisation_id=ngo.id))).key
+    boss_key = (await directory.create_api_key(None, ApiKeyIn(label="bench",
+                                                              organisation_id=boss.id))).key
+    for code, kind in [("employment", "event"), ("fit_for_work", "event")]:
+        await library.create_metric(None, msgspec.convert(dict(
+            code=code, name=code, definition="d", unit="participant", kind=kind,
+            evidence_required="e", verification_source="admin_data"), MetricIn))
+    money = {"currency": "DKK"}
+    contract = await service.create_contract(None, msgspec.convert(dict(
+        reference="BENCH-1", title="Benchmark", provider_id=str(ngo.id), currency="DKK",
+        terms=dict(service_period={"start": "2024-01-01", "end": "2026-12-31"},
+                   enrolment_period={"start": "2024-01-01", "end": "2026-06-30"},
+                   claims_deadline="2030-12-31", cap={"amount": 10**13, **money},
+                   commissioners=[{"organisation_id": str(boss.id), "share_bp": 10_000}],
+                   sampling_rate_bp=sampling_rate_bp,
+                   rate_card=[
+                       dict(code="job", metric_code="employment",
+                            price={"amount": 3_500_000, **money}),
+                       dict(code="fit", metric_code="fit_for_work",
+                            price={"amount": 1_000_000, **money})])), ContractIn))
+    await service.transition(Principal(organisation_id=boss.id, role="commissioner"),
+                             contract.id, "activate", "benchmark")
+    at = now()
+    import datetime as dt
+
+    async with write_transaction():
+        await bulk_insert(Participant, [dict(
+            id=new_id(), contract=contract.id, pseudonym=f"P-{i}",
+            enrolled_on=dt.date(2024, 2, 1), age_band=None, area=None, cohort=None,
+            created_at=at) for i in range(participants)])
+    # A live database has statistics for its tables (autovacuum keeps them); a freshly
+    # seeded one has none until the first ANALYZE.
+    await engine.run_ddl("ANALYZE")
+    return {"contract_id": contract.id, "key": key, "commissioner_key": boss_key,
+            "provider_id": ngo.id}
+
+
+def claim_rows(start: int, count: int, metric: str = "employment") -> list[dict]:
+    return [{"client_ref": f"{metric}-{i}", "pseudonym": f"P-{i}", "metric_code": metric,
+             "achieved_on": "2024-06-01", "evidence_ref": f"eindkomst-{i}"}
+            for i in range(start, start + count)]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def as_uuid(value) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
