@@ -22,6 +22,7 @@ from contracts.schemas import (
     UserIn,
 )
 from contracts.tables import Organisation
+from ledger import commitments
 
 PASSWORD = "virker-demo-2026"  # noqa: S105 - the demo's published password
 DKK = 100  # øre per krone
@@ -192,8 +193,7 @@ async def load_demo() -> str:
         lead = spec["terms"]["commissioners"][0]["organisation_id"]
         commissioner = Principal(organisation_id=UUID(lead),
                                  role="commissioner", label="demo")
-        await service.transition(commissioner, contract.id, "activate",
-                                 "signed by all parties")
+        await commitments.activate(commissioner, contract.id, "signed by all parties")
     return "Demo data loaded.\n\n" + summary()
 
 

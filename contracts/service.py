@@ -279,3 +279,13 @@ async def require_role(principal: Principal, contract_id: UUID, role: str) -> di
     if rel != role:
         raise Forbidden(f"only the contract's {role} may do this", code=f"{role}_only")
     return row
+
+
+async def commissioner_ids(contract_id: UUID) -> list[UUID]:
+    """Every organisation that has commissioned the contract in any version of its terms."""
+    ids: dict[UUID, None] = {}
+    for r in await ContractVersion.select(ContractVersion.terms).where(
+            ContractVersion.contract == contract_id).order_by(ContractVersion.version):
+        for c in decode_terms(r["terms"]).commissioners:
+            ids[c.organisation_id] = None
+    return list(ids)

@@ -40,6 +40,9 @@ class JournalEntry(Table, tablename="journal_entry"):
 class Posting(Table):
     id = UUID(primary_key=True)
     entry = ForeignKey(references=JournalEntry, null=False)
+    # The entry's sequence number again, so that a verifier streams postings in journal
+    # order from an index instead of sorting a join.
+    entry_seq = BigInt()
     account = ForeignKey(references=Account, null=False)
     amount = BigInt()
     currency = Varchar(length=3)
@@ -53,3 +56,5 @@ class Checkpoint(Table):
     signature = Varchar(length=128)
     public_key = Varchar(length=64)
     created_at = Timestamptz()
+    # The signed document exactly as signed, so that anyone can check the signature.
+    document = Text(default="")

@@ -8,13 +8,16 @@ from outcomes.tables import (
     ContractUsage,
     IntakeBatch,
     Participant,
+    PaymentRun,
+    PaymentRunLine,
     SampleDraw,
 )
 
 APP_CONFIG = AppConfig(
     app_name="outcomes",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Participant, IntakeBatch, SampleDraw, Claim, ClaimEvent, ContractUsage],
-    migration_dependencies=["contracts.piccolo_app"],
+    table_classes=[Participant, IntakeBatch, SampleDraw, Claim, ClaimEvent, ContractUsage,
+                   PaymentRun, PaymentRunLine],
+    migration_dependencies=["contracts.piccolo_app", "ledger.piccolo_app"],
     commands=[],
 )

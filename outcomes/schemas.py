@@ -110,8 +110,11 @@ class ApprovalIn(Input, kw_only=True):
 
 
 class ApprovalOut(Output, kw_only=True):
+    """`approved`: every claim asked for, now approved; `accrued`: what this call accrued
+    (claims that were approved already add nothing)."""
+
     approved: list[UUID]
-    amount: Money
+    accrued: Money
 
 
 class SampleIn(Input, kw_only=True):
@@ -128,3 +131,28 @@ class SampleOut(Output, kw_only=True):
     drawn_at: dt.datetime
     drawn_by: str
     selected_claim_ids: list[UUID] = []
+
+
+class PaymentRunIn(Input, kw_only=True):
+    period_from: dt.date
+    period_to: dt.date
+
+
+class PaymentRunOut(Output, kw_only=True):
+    id: UUID
+    contract_id: UUID
+    status: Literal["draft", "approved", "paid"]
+    period_from: dt.date
+    period_to: dt.date
+    claims: int
+    total: Money
+    created_at: dt.datetime
+    created_by: str
+    approved_at: dt.datetime | None = None
+    approved_by: str | None = None
+    paid_at: dt.datetime | None = None
+    paid_by: str | None = None
+
+
+class PayIn(Input, kw_only=True):
+    paid_on: dt.date | None = None

@@ -94,3 +94,32 @@ class ContractUsage(Table, tablename="contract_usage"):
     line_code = Varchar(length=64)
     claims = BigInt(default=0)
     amount = BigInt(default=0)
+
+
+class PaymentRun(Table, tablename="payment_run"):
+    """A commissioner's payment of the approved, unpaid claims of a period:
+    draft → approved → paid."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    status = Varchar(length=16)
+    period_from = Date()
+    period_to = Date()
+    claims = Integer(default=0)
+    total = BigInt(default=0)
+    currency = Varchar(length=3)
+    created_at = Timestamptz()
+    created_by = Varchar(length=100)
+    approved_at = Timestamptz(null=True, default=None)
+    approved_by = Varchar(length=100, null=True, default=None)
+    paid_at = Timestamptz(null=True, default=None)
+    paid_by = Varchar(length=100, null=True, default=None)
+    idempotency_key = Varchar(length=200, null=True, default=None)
+    body_hash = Varchar(length=64, null=True, default=None)
+
+
+class PaymentRunLine(Table, tablename="payment_run_line"):
+    id = UUID(primary_key=True)
+    run = ForeignKey(references=PaymentRun, null=False)
+    claim = ForeignKey(references=Claim, null=False)
+    amount = BigInt()

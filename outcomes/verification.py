@@ -10,11 +10,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts import service as contracts
-from contracts.database import bulk_insert, write_transaction
+from contracts.database import any_of, bulk_insert, write_transaction
 from contracts.errors import Conflict, NotFound, Problem
 from contracts.identity import Principal, now
 from contracts.ids import new_id
 from contracts.money import Money
+from ledger import entries
+from ledger.balances import account_balances
+from ledger.posting import post
 from outcomes import sampling, usage
 from outcomes.rules import COUNTED
 from outcomes.schemas import ApprovalOut, SampleOut
@@ -98,21 +101,27 @@ async def decide(principal: Principal, claim_id: UUID, action: str, reason: str)
 
 async def approve(principal: Principal, contract_id: UUID, claim_ids: list[UUID],
                   reason: str) -> ApprovalOut:
+    """Approve claims and accrue them in the journal, all or none. Approving a claim that is
+    already approved or paid changes nothing (it is accrued once, whoever asks how often)."""
     contract = await contracts.require_commissioner(principal, contract_id)
     wanted = list(dict.fromkeys(claim_ids))
     async with write_transaction():
         await contracts.lock(contract_id)
+        terms = await contracts.current_terms(contract_id, contract["version"])
         rows = {}
         for i in range(0, len(wanted), CHUNK):
-            for r in await Claim.select(Claim.id, Claim.status, Claim.sample, Claim.amount).where(
-                    (Claim.contract == contract_id) & Claim.id.is_in(wanted[i:i + CHUNK])):
+            for r in await Claim.select(Claim.id, Claim.status, Claim.sample, Claim.amount,
+                                        Claim.line_code, Claim.participant).where(
+                    (Claim.contract == contract_id) & any_of(Claim.id, wanted[i:i + CHUNK])):
                 rows[r["id"]] = r
-        problems = []
+        problems, fresh = [], []
         for n, cid in enumerate(wanted):
             r = rows.get(cid)
             why = None
             if r is None:
                 why = ("unknown_claim", "no such claim on this contract")
+            elif r["status"] in ("approved", "paid"):
+                continue
             elif r["status"] == "accepted" and r["sample"] is None:
                 why = ("not_yet_sampled", "draw a verification sample first")
             elif r["status"] == "sampled":
@@ -122,19 +131,65 @@ async def approve(principal: Principal, contract_id: UUID, claim_ids: list[UUID]
             if why:
                 problems.append(Problem(code=why[0], field=f"claim_ids[{n}]",
                                         message=f"{cid}: {why[1]}"))
+            else:
+                fresh.append(r)
         if problems:
             raise Conflict("some claims cannot be approved; none were",
                            code="not_approvable", problems=problems)
+        await _check_caps(contract_id, contract["currency"], terms, fresh)
         at = now()
-        for i in range(0, len(wanted), CHUNK):
-            await Claim.update({Claim.status: "approved"}).where(
-                Claim.id.is_in(wanted[i:i + CHUNK]))
+        ids = [r["id"] for r in fresh]
+        for i in range(0, len(ids), CHUNK):
+            await Claim.update({Claim.status: "approved"}).where(any_of(Claim.id, ids[i:i + CHUNK]))
         await bulk_insert(ClaimEvent, [
-            _event(cid, rows[cid]["status"], "approved", reason or "approved for payment",
-                   principal, at) for cid in wanted])
-    total = sum(rows[c]["amount"] for c in wanted)
-    return ApprovalOut(approved=wanted, amount=Money(amount=total,
-                                                     currency=contract["currency"]))
+            _event(r["id"], r["status"], "approved", reason or "approved for payment",
+                   principal, at) for r in fresh])
+        commissioners = [(c.organisation_id, c.share_bp) for c in terms.commissioners]
+        await post([entries.accrual(contract_id, contract["currency"],
+                                    entries.shares(r["amount"], commissioners), r["id"],
+                                    at.date()) for r in fresh])
+    total = sum(r["amount"] for r in fresh)
+    return ApprovalOut(approved=wanted, accrued=Money(amount=total,
+                                                      currency=contract["currency"]))
+
+
+async def _check_caps(contract_id: UUID, currency: str, terms, fresh: list[dict]) -> None:
+    """The contract, line and participant caps hold for what is approved, inside the lock:
+    a variation may have lowered a cap since the claims were accepted."""
+    if not fresh:
+        return
+    problems = []
+    accrued = (await account_balances(contract=contract_id)).get(("accrued", currency), 0)
+    adding = sum(r["amount"] for r in fresh)
+    if accrued + adding > terms.cap.amount:
+        problems.append(Problem(code="cap_reached", field="claim_ids",
+                                message=f"approving {adding} would accrue "
+                                        f"{accrued + adding}, over the cap {terms.cap.amount}"))
+    lines = {line.code: line for line in terms.rate_card}
+    done = await Claim.select(Claim.line_code, Claim.participant, Claim.amount).where(
+        (Claim.contract == contract_id) & Claim.status.is_in(["approved", "paid"]))
+    per_line: dict[str, list[int]] = {}
+    per_participant: dict[UUID, int] = {}
+    for r in [*done, *fresh]:
+        per_line.setdefault(r["line_code"], []).append(r["amount"])
+        per_participant[r["participant"]] = per_participant.get(r["participant"], 0) + r["amount"]
+    for code, amounts in per_line.items():
+        line = lines.get(code)
+        if line is None:
+            continue
+        if (line.max_count is not None and len(amounts) > line.max_count) or (
+                line.max_amount is not None and sum(amounts) > line.max_amount.amount):
+            problems.append(Problem(code="line_cap_reached", field="claim_ids",
+                                    message=f"line {code} would pass its maximum"))
+    cap = terms.per_participant_cap
+    if cap is not None:
+        touched = {r["participant"] for r in fresh}
+        if any(per_participant[p] > cap.amount for p in touched):
+            problems.append(Problem(code="participant_cap_reached", field="claim_ids",
+                                    message="a participant would pass the per-participant cap"))
+    if problems:
+        raise Conflict("approving these claims would break a cap; none were approved",
+                       code="cap_reached", problems=problems)
 
 
 async def _claim_for_commissioner(principal: Principal, claim_id: UUID) -> dict:

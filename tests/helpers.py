@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from contracts import directory, library, service
 from contracts.identity import Principal
 from contracts.schemas import ApiKeyIn, ContractIn, MetricIn, OrganisationIn
+from ledger import commitments
 
 _n = itertools.count(10_000_000)
 
@@ -151,6 +152,6 @@ async def active_contract(w: World, **over: Any) -> UUID:
     body["terms"] = intake_terms([(w.ids["commissioner"], 6000),
                                   (w.ids["co_commissioner"], 4000)], [w.ids["auditor"]], **over)
     contract = await service.create_contract(None, msgspec.convert(body, ContractIn))
-    await service.transition(principal(w.ids["commissioner"], "commissioner"), contract.id,
-                             "activate", "signed")
+    await commitments.activate(principal(w.ids["commissioner"], "commissioner"), contract.id,
+                               "signed")
     return contract.id

@@ -23,6 +23,7 @@ from contracts.schemas import (
     TransitionIn,
     VariationIn,
 )
+from ledger import commitments
 
 
 class MetricController(Controller):
@@ -82,7 +83,7 @@ class ContractController(Controller):
     @post("/{contract_id:uuid}/variations", summary="Vary the terms; earlier versions stay")
     async def vary(self, request: Request, contract_id: FromPath[UUID], data: JSONBody[VariationIn]
                    ) -> ContractOut:
-        return await service.vary_contract(principal_of(request), contract_id, data)
+        return await commitments.vary(principal_of(request), contract_id, data)
 
     @get("/{contract_id:uuid}/events", summary="Status history")
     async def events(self, request: Request, contract_id: FromPath[UUID]
@@ -113,5 +114,8 @@ class ContractController(Controller):
 
 async def _transition(request: Request, contract_id: UUID, action: str,
                       data: TransitionIn | None) -> ContractOut:
-    return await service.transition(principal_of(request), contract_id, action,
-                                    data.reason if data else "")
+    reason = data.reason if data else ""
+    if action == "activate":
+        # Activation commits the commissioners' funds in the journal.
+        return await commitments.activate(principal_of(request), contract_id, reason)
+    return await service.transition(principal_of(request), contract_id, action, reason)

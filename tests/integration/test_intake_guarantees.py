@@ -173,7 +173,7 @@ async def test_approval_waits_for_the_draw_and_for_verification(db):
         with pytest.raises(Conflict):
             await verification.approve(boss, cid, chosen[1:2], "")
     out = await verification.approve(boss, cid, clear + chosen[:1], "October run")
-    assert out.amount.amount == 1_500_000 * (len(clear) + 1)
+    assert out.accrued.amount == 1_500_000 * (len(clear) + 1)
     assert await usage.load(cid) == await usage.recompute(cid)  # the disputed one left
     events = await ClaimEvent.select(ClaimEvent.to_status).where(ClaimEvent.claim == chosen[0])
     assert [e["to_status"] for e in events] == ["sampled", "verified", "approved"]

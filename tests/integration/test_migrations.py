@@ -12,7 +12,7 @@ from tests.helpers import world
 EXPECTED = {
     "organisation", "app_user", "api_key", "metric", "contract", "contract_version",
     "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim",
-    "claim_event", "contract_usage",
+    "claim_event", "contract_usage", "payment_run", "payment_run_line",
     "account", "journal_entry", "posting", "checkpoint",
 }
 

@@ -1,0 +1,105 @@
+"""Balances from the postings, at any date: per contract, per organisation, trial balance.
+
+Reads only; plain queries over postings joined to accounts and entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from uuid import UUID
+
+import msgspec
+from piccolo.query.functions.aggregate import Sum
+
+from contracts.database import any_of
+from ledger.tables import JournalEntry, Posting
+
+
+class ContractBalance(msgspec.Struct, kw_only=True):
+    """Amounts in minor units of `currency`, as of `on` (effective dates)."""
+
+    contract_id: UUID
+    currency: str
+    on: dt.date
+    committed: int
+    accrued: int
+    clawed_back: int
+    paid: int
+    payable: int
+    receivable: int
+    remaining: int
+
+
+async def account_balances(contract: UUID | None = None, organisation: UUID | None = None,
+                           on: dt.date | None = None) -> dict[tuple[str, str], int]:
+    """(code, currency) → balance, debits positive."""
+    where = Posting.account.contract.is_not_null()
+    if contract is not None:
+        where &= Posting.account.contract == contract
+    if organisation is not None:
+        where &= Posting.account.organisation == organisation
+    if on is not None:
+        where &= Posting.entry.effective_on <= on
+    rows = await Posting.select(Posting.account.code.as_alias("code"), Posting.currency,
+                                Sum(Posting.amount, alias="total")).where(where).group_by(
+        Posting.account.code, Posting.currency)
+    return {(r["code"], r["currency"]): r["total"] or 0 for r in rows}
+
+
+async def clawed_back(contract: UUID, on: dt.date | None) -> int:
+    where = (Posting.entry.kind == "clawback") & (Posting.account.code == "accrued") & (
+        Posting.account.contract == contract)
+    if on is not None:
+        where &= Posting.entry.effective_on <= on
+    row = await Posting.select(Sum(Posting.amount, alias="total")).where(where).first()
+    return -(row["total"] or 0)
+
+
+async def contract_balance(contract: UUID, currency: str, on: dt.date) -> ContractBalance:
+    b = await account_balances(contract=contract, on=on)
+
+    def bal(code: str) -> int:
+        return b.get((code, currency), 0)
+
+    back = await clawed_back(contract, on)
+    net_accrued = bal("accrued")
+    return ContractBalance(
+        contract_id=contract, currency=currency, on=on,
+        committed=net_accrued - bal("budget"),
+        accrued=net_accrued + back, clawed_back=back, paid=-bal("paid"),
+        payable=-bal("payable"), receivable=bal("receivable"), remaining=bal("committed"))
+
+
+async def trial_balance() -> dict[str, int]:
+    rows = await Posting.select(Posting.currency, Sum(Posting.amount, alias="total")).group_by(
+        Posting.currency)
+    return {r["currency"]: r["total"] or 0 for r in rows}
+
+
+async def accrual_parts(claims: list[UUID]) -> dict[UUID, tuple[UUID, list[tuple[UUID, int]]]]:
+    """claim → (accrual entry id, [(commissioner, amount)]) from each claim's accrual."""
+    keys = [f"accrue:{c}" for c in claims]
+    out: dict[UUID, tuple[UUID, list[tuple[UUID, int]]]] = {}
+    for i in range(0, len(keys), 10_000):
+        entries = {r["id"]: UUID(r["idempotency_key"].split(":", 1)[1])
+                   for r in await JournalEntry.select(
+                       JournalEntry.id, JournalEntry.idempotency_key).where(
+                       any_of(JournalEntry.idempotency_key, keys[i:i + 10_000]))}
+        if not entries:
+            continue
+        parts: dict[UUID, list[tuple[UUID, int]]] = defaultdict(list)
+        for r in await Posting.select(Posting.entry, Posting.amount,
+                                      Posting.account.organisation.as_alias("org")).where(
+                any_of(Posting.entry, list(entries)) & (Posting.account.code == "accrued")):
+            parts[r["entry"]].append((r["org"], r["amount"]))
+        for entry_id, claim in entries.items():
+            out[claim] = (entry_id, sorted(parts[entry_id], key=lambda p: str(p[0])))
+    return out
+
+
+async def organisation_balances(organisation: UUID, on: dt.date | None
+                                ) -> dict[tuple[str, str], int]:
+    return await account_balances(organisation=organisation, on=on)
+
+

@@ -1,0 +1,198 @@
+"""Payment runs and clawbacks: the commissioner pays approved claims and takes back what
+should not have been paid. Every krone moves through `ledger.posting.post`.
+
+A payment run collects the contract's approved, unpaid claims whose outcomes were achieved
+in its period, and goes draft → approved → paid; paying books one payment entry per claim
+(idempotency key `pay:<claim>`, so no claim is ever paid twice). A clawback reverses a
+claim's accrual with an entry that names it; if the claim was paid, the provider owes the
+money back (receivable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from contracts import service as contracts
+from contracts.database import any_of, bulk_insert, write_transaction
+from contracts.errors import Conflict, Invalid, NotFound
+from contracts.identity import Principal, now
+from contracts.ids import new_id
+from contracts.money import Money
+from ledger import entries
+from ledger.balances import accrual_parts
+from ledger.posting import post
+from outcomes import usage
+from outcomes.schemas import PaymentRunIn, PaymentRunOut
+from outcomes.tables import Claim, ClaimEvent, PaymentRun, PaymentRunLine
+
+CHUNK = 5_000
+
+
+def _out(r: dict) -> PaymentRunOut:
+    return PaymentRunOut(
+        id=r["id"], contract_id=r["contract"], status=r["status"],
+        period_from=r["period_from"], period_to=r["period_to"], claims=r["claims"],
+        total=Money(amount=r["total"], currency=r["currency"]), created_at=r["created_at"],
+        created_by=r["created_by"], approved_at=r["approved_at"], approved_by=r["approved_by"],
+        paid_at=r["paid_at"], paid_by=r["paid_by"])
+
+
+async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn,
+                     idempotency_key: str | None, body_hash: str) -> tuple[PaymentRunOut, bool]:
+    contract = await contracts.require_commissioner(principal, contract_id)
+    if data.period_to < data.period_from:
+        raise Invalid("the period ends before it starts", code="period_inverted")
+    async with write_transaction():
+        await contracts.lock(contract_id)
+        if idempotency_key:
+            earlier = await PaymentRun.select().where(
+                (PaymentRun.contract == contract_id)
+                & (PaymentRun.idempotency_key == idempotency_key)).first()
+            if earlier is not None:
+                if earlier["body_hash"] != body_hash:
+                    raise Conflict("this Idempotency-Key was used for a different request",
+                                   code="idempotency_key_reused")
+                return _out(earlier), True
+        in_runs = PaymentRunLine.select(PaymentRunLine.claim)
+        claims = await Claim.select(Claim.id, Claim.amount).where(
+            (Claim.contract == contract_id) & (Claim.status == "approved")
+            & (Claim.achieved_on >= data.period_from) & (Claim.achieved_on <= data.period_to)
+            & Claim.id.not_in(in_runs)).order_by(Claim.id)
+        if not claims:
+            raise Conflict("no approved, unpaid claims in this period", code="nothing_to_pay")
+        run_id, at = new_id(), now()
+        row = dict(id=run_id, contract=contract_id, status="draft",
+                   period_from=data.period_from, period_to=data.period_to,
+                   claims=len(claims), total=sum(c["amount"] for c in claims),
+                   currency=contract["currency"], created_at=at, created_by=principal.label,
+                   approved_at=None, approved_by=None, paid_at=None, paid_by=None,
+                   idempotency_key=idempotency_key, body_hash=body_hash)
+        await PaymentRun.insert(PaymentRun(**row))
+        await bulk_insert(PaymentRunLine, [dict(id=new_id(), run=run_id, claim=c["id"],
+                                                amount=c["amount"]) for c in claims])
+    return _out(row), False
+
+
+async def get_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
+    row = await PaymentRun.select().where(PaymentRun.id == run_id).first()
+    if row is None:
+        raise NotFound("no such payment run", code="payment_run_not_found")
+    try:
+        await contracts.relation(principal, row["contract"])
+    except NotFound:
+        raise NotFound("no such payment run", code="payment_run_not_found") from None
+    return _out(row)
+
+
+async def list_runs(principal: Principal, contract_id: UUID) -> list[PaymentRunOut]:
+    await contracts.relation(principal, contract_id)
+    rows = await PaymentRun.select().where(PaymentRun.contract == contract_id).order_by(
+        PaymentRun.created_at)
+    return [_out(r) for r in rows]
+
+
+async def run_claims(principal: Principal, run_id: UUID) -> list[UUID]:
+    await get_run(principal, run_id)
+    return [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
+        PaymentRunLine.run == run_id).order_by(PaymentRunLine.claim)]
+
+
+async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
+    run = await _run_for_commissioner(principal, run_id)
+    async with write_transaction():
+        await contracts.lock(run["contract"])
+        updated = await PaymentRun.update({
+            PaymentRun.status: "approved", PaymentRun.approved_at: now(),
+            PaymentRun.approved_by: principal.label,
+        }).where((PaymentRun.id == run_id) & (PaymentRun.status == "draft")).returning(
+            PaymentRun.id)
+        if not updated:
+            current = await PaymentRun.select(PaymentRun.status).where(
+                PaymentRun.id == run_id).first()
+            if current["status"] != "approved":
+                raise Conflict(f"a {current['status']} payment run cannot be approved",
+                               code="invalid_transition")
+    return await get_run(principal, run_id)
+
+
+async def pay_run(principal: Principal, run_id: UUID, paid_on: dt.date | None = None
+                  ) -> PaymentRunOut:
+    """Book the payments. Paying a paid run again changes nothing."""
+    run = await _run_for_commissioner(principal, run_id)
+    async with write_transaction():
+        await contracts.lock(run["contract"])
+        current = await PaymentRun.select().where(PaymentRun.id == run_id).first()
+        if current["status"] == "paid":
+            return _out(current)
+        if current["status"] != "approved":
+            raise Conflict("approve the payment run before paying it", code="run_not_approved")
+        at = now()
+        on = paid_on or at.date()
+        claims = [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
+            PaymentRunLine.run == run_id)]
+        parts = await accrual_parts(claims)
+        missing = [c for c in claims if c not in parts]
+        if missing:
+            raise Conflict(f"{len(missing)} claims in the run have no accrual",
+                           code="not_accrued")
+        await post([entries.payment(run["contract"], run["currency"], parts[c][1], c, run_id,
+                                    on) for c in claims])
+        for i in range(0, len(claims), CHUNK):
+            await Claim.update({Claim.status: "paid"}).where(
+                any_of(Claim.id, claims[i:i + CHUNK]))
+        await bulk_insert(ClaimEvent, [dict(
+            id=new_id(), claim=c, from_status="approved", to_status="paid",
+            reason=f"paid in run {run_id}", recorded_at=at, recorded_by=principal.label)
+            for c in claims])
+        await PaymentRun.update({PaymentRun.status: "paid", PaymentRun.paid_at: at,
+                                 PaymentRun.paid_by: principal.label}).where(
+            PaymentRun.id == run_id)
+    return await get_run(principal, run_id)
+
+
+async def clawback(principal: Principal, claim_id: UUID, reason: str) -> None:
+    claim = await Claim.select(Claim.id, Claim.contract).where(Claim.id == claim_id).first()
+    if claim is None:
+        raise NotFound("no such claim", code="claim_not_found")
+    try:
+        contract = await contracts.require_commissioner(principal, claim["contract"])
+    except NotFound:
+        raise NotFound("no such claim", code="claim_not_found") from None
+    async with write_transaction():
+        await contracts.lock(claim["contract"])
+        row = await Claim.select(Claim.status, Claim.line_code, Claim.amount).where(
+            Claim.id == claim_id).first()
+        if row["status"] == "reversed":
+            return
+        if row["status"] not in ("approved", "paid"):
+            raise Conflict(f"a {row['status']} claim has nothing to claw back; dispute it",
+                           code="invalid_transition")
+        pending = await PaymentRunLine.select(PaymentRunLine.run.status.as_alias("status")).where(
+            PaymentRunLine.claim == claim_id).first()
+        if row["status"] == "approved" and pending is not None:
+            raise Conflict("the claim is in a payment run that is not paid yet",
+                           code="in_payment_run")
+        accrual_id, parts = (await accrual_parts([claim_id]))[claim_id]
+        at = now()
+        await post([entries.clawback(claim["contract"], contract["currency"], parts, claim_id,
+                                     at.date(), paid=row["status"] == "paid",
+                                     reverses=accrual_id, reason=reason)])
+        await Claim.update({Claim.status: "reversed"}).where(Claim.id == claim_id)
+        await ClaimEvent.insert(ClaimEvent(
+            id=new_id(), claim=claim_id, from_status=row["status"], to_status="reversed",
+            reason=reason, recorded_at=at, recorded_by=principal.label))
+        await usage.add(claim["contract"], {row["line_code"]: (-1, -row["amount"])})
+
+
+async def _run_for_commissioner(principal: Principal, run_id: UUID) -> dict:
+    run = await PaymentRun.select().where(PaymentRun.id == run_id).first()
+    if run is None:
+        raise NotFound("no such payment run", code="payment_run_not_found")
+    try:
+        await contracts.require_commissioner(principal, run["contract"])
+    except NotFound:
+        raise NotFound("no such payment run", code="payment_run_not_found") from None
+    return run
+
+
