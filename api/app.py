@@ -24,6 +24,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
+from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
 from api.settings import Settings, get_settings
 from contracts.database import bind, make_engine, prepare
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
                         MetricController, ContractController, IntakeController,
-                        VerificationController],
+                        VerificationController, LedgerController],
         guards=[auditors_read_only],
         security=[{"apiKey": []}],
     )

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -129,6 +130,86 @@ def create_api_key(org_ref: str, label: str, role: str | None) -> None:
         return await directory.create_api_key(None, data)
 
     click.echo(run(job).key)
+
+
+@main.command()
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/ledger-signing.key"), show_default=True,
+              envvar="VIRKER_SIGNING_KEY",
+              help="Ed25519 private key (PEM); created on first use. Keep it off the database "
+                   "server.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the signed checkpoint here (default: standard output)")
+def checkpoint(key_path: Path, output: Path | None) -> None:
+    """Verify the journal and sign its head: sequence number, hash and totals."""
+    from ledger import checkpoints
+    from ledger.verify import engine_dsn
+
+    async def job() -> Any:
+        return await checkpoints.create(key_path, engine_dsn())
+
+    try:
+        signed, report = run(job)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = msgspec.json.format(msgspec.json.encode(signed), indent=2).decode()
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"checkpoint at entry {report.head_seq} written to {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@main.command("verify-ledger")
+@click.option("--checkpoint", "checkpoint_file",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a signed checkpoint the journal must still lead to")
+@click.option("--public-key", default=None,
+              help="hex public key the checkpoint must be signed with")
+def verify_ledger(checkpoint_file: Path | None, public_key: str | None) -> None:
+    """Recompute the hash chain and the balances; exit 1 naming the first entry that does
+    not match."""
+    from ledger import checkpoints
+    from ledger.verify import engine_dsn, verify
+
+    signed = None
+    if checkpoint_file:
+        signed = msgspec.json.decode(checkpoint_file.read_bytes(),
+                                     type=checkpoints.SignedCheckpoint)
+
+    async def job() -> Any:
+        dsn = engine_dsn()
+        report = await verify(dsn)
+        result = None if signed is None else await checkpoints.check(signed, dsn, public_key)
+        return report, result
+
+    report, result = run(job)
+    if report.first_mismatch is not None:
+        m = report.first_mismatch
+        raise click.ClickException(f"entry {m.seq} ({m.entry_id}): {m.problem}")
+    if not report.ok:
+        raise click.ClickException(f"the trial balance is not zero: {report.trial_balance}")
+    if result is not None and not result.ok:
+        raise click.ClickException(f"checkpoint: {result.problem}")
+    click.echo(f"ok: {report.entries} entries, head {report.head_seq} {report.head_hash}"
+               + (f"; leads to the checkpoint at entry {result.seq}" if result else ""))
+
+
+@main.command("export-beancount")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="file to write (default: standard output)")
+def export_beancount(output: Path | None) -> None:
+    """Write the journal in Beancount syntax (check it with bean-check)."""
+    from ledger.export import beancount
+
+    async def job() -> str:
+        return "".join([chunk async for chunk in beancount()])
+
+    text = run(job)
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

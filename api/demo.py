@@ -149,9 +149,10 @@ def _contracts(ids: dict[str, str]) -> list[dict]:
              provider_id=ids["ips"], currency="DKK",
              intervention="Individual Placement and Support (IPS) towards work or education.",
              terms=dict(
-                 service_period={"start": "2024-01-01", "end": "2026-06-30"},
+                 # Service extended to the end of 2026 (the contract foresaw June 2026).
+                 service_period={"start": "2024-01-01", "end": "2026-12-31"},
                  enrolment_period={"start": "2024-01-01", "end": "2025-12-31"},
-                 claims_deadline="2026-09-30", cap=money(6_900_000),
+                 claims_deadline="2027-06-30", cap=money(6_900_000),
                  per_participant_cap=money(60_000),
                  commissioners=[{"organisation_id": ids["holbaek"], "share_bp": 6000},
                                 {"organisation_id": ids["fund"], "share_bp": 4000}],
@@ -194,7 +195,71 @@ async def load_demo() -> str:
         commissioner = Principal(organisation_id=UUID(lead),
                                  role="commissioner", label="demo")
         await commitments.activate(commissioner, contract.id, "signed by all parties")
+    await _holbaek_activity(ids)
     return "Demo data loaded.\n\n" + summary()
+
+
+async def _holbaek_activity(ids: dict[str, str]) -> None:
+    """A year of POJ-0313: enrolments, claims (some rejected), a verification sample, an
+    approval, a paid payment run and a clawback, so every screen has something to show."""
+    import datetime as dt
+
+    from contracts.tables import Contract
+    from outcomes import intake, payments, verification
+    from outcomes.schemas import ClaimIn, ParticipantIn, PaymentRunIn
+
+    contract = await Contract.select(Contract.id).where(
+        Contract.reference == "INDIGO-POJ-0313").first()
+    cid = contract["id"]
+    provider = Principal(organisation_id=UUID(ids["ips"]), role="provider", label="demo")
+    boss = Principal(organisation_id=UUID(ids["holbaek"]), role="commissioner",
+                     label="demo: Sofie Dahl")
+    people = [(f"HOL-{n:03d}", dt.date(2024, 1, 8) + dt.timedelta(days=9 * n))
+              for n in range(1, 25)]
+
+    def sub(kind: str, key: str) -> intake.Submission:
+        return intake.Submission(principal=provider, contract_id=cid, kind=kind,
+                                 idempotency_key=key, body_hash=key)
+
+    await intake.submit_participants(sub("participants", "demo-enrol"), [
+        (i, ParticipantIn(pseudonym=p, enrolled_on=on, age_band="30-39" if i % 2 else
+                          "18-24", area="Holbæk", cohort="2024"), [])
+        for i, (p, on) in enumerate(people, start=1)])
+    rows = []
+    for i, (p, on) in enumerate(people, start=1):
+        metric = "employment" if i % 3 else "self_employment"
+        rows.append(ClaimIn(client_ref=f"hol-{i:03d}-work", pseudonym=p, metric_code=metric,
+                            achieved_on=on + dt.timedelta(days=120 + i * 5),
+                            evidence_ref=f"eindkomst-{i:03d}"))
+        if i % 4 == 0:
+            rows.append(ClaimIn(client_ref=f"hol-{i:03d}-fit", pseudonym=p,
+                                metric_code="fit_for_work",
+                                achieved_on=on + dt.timedelta(days=60),
+                                evidence_ref=f"jobcenter-{i:03d}"))
+    # Two that the rules refuse: a second job for the same person, and an unknown person.
+    rows.append(ClaimIn(client_ref="hol-001-own", pseudonym="HOL-001",
+                        metric_code="self_employment", achieved_on=dt.date(2024, 9, 1),
+                        evidence_ref="cvr-001"))
+    rows.append(ClaimIn(client_ref="hol-999-work", pseudonym="HOL-999",
+                        metric_code="employment", achieved_on=dt.date(2024, 9, 1),
+                        evidence_ref="eindkomst-999"))
+    report, _ = await intake.submit_claims(sub("claims", "demo-claims-2024"),
+                                           [(i, r, []) for i, r in enumerate(rows, start=1)])
+    draw = await verification.draw_sample(boss, cid, "holbaek-2025-q1")
+    for n, claim_id in enumerate(draw.selected_claim_ids):
+        await verification.decide(boss, claim_id, "dispute" if n == 0 else "verify",
+                                  "payslip does not show 10 hours a week" if n == 0 else
+                                  "eIndkomst extract checked")
+    approvable = [r.id for r in report.results if r.status == "accepted"
+                  and r.id not in draw.selected_claim_ids[:1]]
+    await verification.approve(boss, cid, approvable, "approved for the 2025 payment")
+    run, _ = await payments.create_run(boss, cid, PaymentRunIn(
+        period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)), "demo-run-2024",
+        "demo-run-2024")
+    await payments.approve_run(boss, run.id)
+    await payments.pay_run(boss, run.id)
+    await payments.clawback(boss, approvable[-1] if approvable else draw.id,
+                            "the job ended in the trial period")
 
 
 def summary() -> str:

@@ -10,7 +10,6 @@ money back (receivable).
 
 from __future__ import annotations
 
-import datetime as dt
 from uuid import UUID
 
 from contracts import service as contracts
@@ -116,8 +115,7 @@ async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
     return await get_run(principal, run_id)
 
 
-async def pay_run(principal: Principal, run_id: UUID, paid_on: dt.date | None = None
-                  ) -> PaymentRunOut:
+async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
     """Book the payments. Paying a paid run again changes nothing."""
     run = await _run_for_commissioner(principal, run_id)
     async with write_transaction():
@@ -128,7 +126,7 @@ async def pay_run(principal: Principal, run_id: UUID, paid_on: dt.date | None = 
         if current["status"] != "approved":
             raise Conflict("approve the payment run before paying it", code="run_not_approved")
         at = now()
-        on = paid_on or at.date()
+        on = at.date()
         claims = [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
             PaymentRunLine.run == run_id)]
         parts = await accrual_parts(claims)

@@ -152,7 +152,3 @@ class PaymentRunOut(Output, kw_only=True):
     approved_by: str | None = None
     paid_at: dt.datetime | None = None
     paid_by: str | None = None
-
-
-class PayIn(Input, kw_only=True):
-    paid_on: dt.date | None = None
