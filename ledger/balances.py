@@ -44,7 +44,7 @@ async def account_balances(contract: UUID | None = None, organisation: UUID | No
     rows = await Posting.select(Posting.account.code.as_alias("code"), Posting.currency,
                                 Sum(Posting.amount, alias="total")).where(where).group_by(
         Posting.account.code, Posting.currency)
-    return {(r["code"], r["currency"]): r["total"] or 0 for r in rows}
+    return {(r["code"], r["currency"]): int(r["total"] or 0) for r in rows}
 
 
 async def clawed_back(contract: UUID, on: dt.date | None) -> int:
@@ -53,7 +53,7 @@ async def clawed_back(contract: UUID, on: dt.date | None) -> int:
     if on is not None:
         where &= Posting.entry.effective_on <= on
     row = await Posting.select(Sum(Posting.amount, alias="total")).where(where).first()
-    return -(row["total"] or 0)
+    return -(int(row["total"] or 0))
 
 
 async def contract_balance(contract: UUID, currency: str, on: dt.date) -> ContractBalance:
@@ -74,7 +74,7 @@ async def contract_balance(contract: UUID, currency: str, on: dt.date) -> Contra
 async def trial_balance() -> dict[str, int]:
     rows = await Posting.select(Posting.currency, Sum(Posting.amount, alias="total")).group_by(
         Posting.currency)
-    return {r["currency"]: r["total"] or 0 for r in rows}
+    return {r["currency"]: int(r["total"] or 0) for r in rows}
 
 
 async def accrual_parts(claims: list[UUID]) -> dict[UUID, tuple[UUID, list[tuple[UUID, int]]]]:

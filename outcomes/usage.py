@@ -51,6 +51,6 @@ async def recompute(contract_id: UUID) -> Totals:
             (Claim.contract == contract_id) & Claim.status.is_in(list(COUNTED))
     ).group_by(Claim.line_code):
         totals.line_count[r["line_code"]] = r["n"]
-        totals.line_amount[r["line_code"]] = r["total"] or 0
-        totals.contract_amount += r["total"] or 0
+        totals.line_amount[r["line_code"]] = int(r["total"] or 0)
+        totals.contract_amount += int(r["total"] or 0)
     return totals
