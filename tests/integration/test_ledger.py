@@ -251,3 +251,27 @@ async def test_bean_check_confirms_the_exported_demo_books(db, tmp_path):
     broken.write_text(text.replace("-6000.00 DKK", "-6000.01 DKK", 1))
     assert subprocess.run([bean_check, str(broken)], capture_output=True,
                           check=False).returncode != 0
+
+
+async def test_postgres_builds_the_same_canonical_bytes_as_the_reference(db):
+    """verify-ledger hashes inside PostgreSQL; the bytes must be docs/ledger.md's, which
+    ledger/journal.py writes, for every kind of text a memo or key can hold."""
+    if db.kind != "postgres":
+        pytest.skip("PostgreSQL builds the bytes itself only on PostgreSQL")
+    from contracts.database import write_transaction
+    from ledger.posting import Leg, NewEntry, post
+
+    w = await world()
+    cid = await active_contract(w)
+    org = w.ids["commissioner"]
+    memos = ['quote " and backslash \\', "tab\tnewline\nbell\x07", "Ærø – 😀 ü", "", "\u2028"]
+    async with write_transaction():
+        await post([NewEntry(kind="test", effective_on=dt.date(2025, 1, 1), contract=cid,
+                             idempotency_key=f"memo-{i}-\"{m}", memo=m,
+                             legs=[Leg(cid, org, "committed", 1, "DKK"),
+                                   Leg(cid, org, "budget", -1, "DKK")])
+                    for i, m in enumerate(memos)])
+    inside = await verify(engine_dsn())
+    outside = await verify(engine_dsn(), independent=True)
+    assert inside.ok and outside.ok
+    assert inside.head_hash == outside.head_hash and inside.entries == outside.entries

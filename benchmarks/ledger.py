@@ -1,0 +1,191 @@
+"""The ledger on PostgreSQL: a payment run over 100,000 approved claims against the
+one-transaction-per-transfer pattern with row locks (as pgledger does it), and
+verify-ledger over 1,000,000 entries.
+
+    .venv/bin/python -m benchmarks.ledger [--claims 100000] [--entries 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import time
+import uuid
+
+import asyncpg
+
+from benchmarks.common import drop, machine, recreate, seed
+
+BENCH, BASE, VERIFY = "virker_bench_ledger", "virker_bench_ledger_base", "virker_bench_verify"
+
+
+async def approved(url: str, n: int) -> tuple[uuid.UUID, object]:
+    """A contract with `n` approved claims, made through intake and approval."""
+    from contracts.identity import Principal
+    from outcomes import intake, verification
+    from outcomes.schemas import ClaimIn
+
+    ids = await seed(url, participants=n, sampling_rate_bp=0)
+    cid = ids["contract_id"]
+    provider = Principal(organisation_id=ids["provider_id"], role="provider", label="bench")
+    for start in range(0, n, 10_000):
+        rows = [(i, ClaimIn(client_ref=f"c{i}", pseudonym=f"P-{i}", metric_code="employment",
+                            achieved_on=dt.date(2024, 6, 1), evidence_ref="e"), [])
+                for i in range(start, min(n, start + 10_000))]
+        await intake.submit_claims(intake.Submission(
+            principal=provider, contract_id=cid, kind="claims", idempotency_key=f"b{start}",
+            body_hash=str(start)), rows)
+    from contracts import service
+
+    boss_org = (await service.commissioner_ids(cid))[0]
+    boss = Principal(organisation_id=boss_org, role="commissioner", label="bench")
+    await verification.draw_sample(boss, cid, "bench-seed")
+    from outcomes.tables import Claim
+
+    claim_ids = [r["id"] for r in await Claim.select(Claim.id).where(Claim.contract == cid)]
+    for start in range(0, n, 20_000):
+        await verification.approve(boss, cid, claim_ids[start:start + 20_000], "bench")
+    return cid, boss
+
+
+async def pay(cid, boss) -> tuple[float, int]:
+    from ledger.tables import Posting
+    from outcomes import payments
+    from outcomes.schemas import PaymentRunIn
+
+    before = await Posting.count()
+    started = time.perf_counter()
+    run, _ = await payments.create_run(boss, cid, PaymentRunIn(
+        period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)), None, "run")
+    await payments.approve_run(boss, run.id)
+    await payments.pay_run(boss, run.id)
+    took = time.perf_counter() - started
+    return took, await Posting.count() - before
+
+
+BASELINE_SCHEMA = """
+CREATE TABLE accounts (id uuid PRIMARY KEY, balance bigint NOT NULL DEFAULT 0,
+                       version bigint NOT NULL DEFAULT 0);
+CREATE TABLE transfers (id uuid PRIMARY KEY, from_account uuid NOT NULL REFERENCES accounts,
+                        to_account uuid NOT NULL REFERENCES accounts, amount bigint NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE entries (id uuid PRIMARY KEY, account uuid NOT NULL REFERENCES accounts,
+                      transfer uuid NOT NULL REFERENCES transfers, amount bigint NOT NULL,
+                      balance_after bigint NOT NULL, version bigint NOT NULL);
+CREATE INDEX ON entries (account);
+"""
+
+
+async def baseline(url: str, n: int) -> tuple[float, int]:
+    """Each payment in its own transaction: lock both accounts FOR UPDATE (in id order),
+    move the balances, insert the transfer and its two entries."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(BASELINE_SCHEMA)
+        payable, paid = sorted([uuid.uuid4(), uuid.uuid4()])
+        await conn.executemany("INSERT INTO accounts (id) VALUES ($1)", [(payable,), (paid,)])
+        started = time.perf_counter()
+        for _ in range(n):
+            async with conn.transaction():
+                rows = await conn.fetch("SELECT id, balance, version FROM accounts "
+                                        "WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                                        [payable, paid])
+                state = {r["id"]: (r["balance"], r["version"]) for r in rows}
+                transfer = uuid.uuid4()
+                await conn.execute("INSERT INTO transfers (id, from_account, to_account, "
+                                   "amount) VALUES ($1, $2, $3, $4)",
+                                   transfer, paid, payable, 3_500_000)
+                for account, amount in ((payable, 3_500_000), (paid, -3_500_000)):
+                    balance, version = state[account]
+                    await conn.execute("UPDATE accounts SET balance = $2, version = $3 "
+                                       "WHERE id = $1", account, balance + amount, version + 1)
+                    await conn.execute("INSERT INTO entries VALUES ($1, $2, $3, $4, $5, $6)",
+                                       uuid.uuid4(), account, transfer, amount,
+                                       balance + amount, version + 1)
+        return time.perf_counter() - started, 2 * n
+    finally:
+        await conn.close()
+
+
+async def journal_of(url: str, n: int) -> None:
+    """Write `n` balanced, correctly chained entries straight into a fresh journal."""
+    from contracts.database import bind, make_engine, migrate
+    from ledger.journal import GENESIS, EntryFacts, PostingLine, chain_hash
+
+    bind(make_engine(url))
+    await migrate()
+    conn = await asyncpg.connect(url)
+    try:
+        a, b = uuid.uuid4(), uuid.uuid4()
+        await conn.execute("INSERT INTO account (id, contract, organisation, code, currency, "
+                           "name) VALUES ($1, NULL, NULL, 'payable', 'DKK', 'a'), "
+                           "($2, NULL, NULL, 'paid', 'DKK', 'b')", a, b)
+        prev, at = GENESIS, dt.datetime.now(dt.UTC)
+        for start in range(1, n + 1, 100_000):
+            entries, postings = [], []
+            for seq in range(start, min(n, start + 99_999) + 1):
+                eid = uuid.uuid4()
+                lines = (PostingLine(a, "DKK", 100 + seq % 7), PostingLine(b, "DKK",
+                                                                          -(100 + seq % 7)))
+                facts = EntryFacts(seq=seq, id=eid, kind="payment",
+                                   effective_on=dt.date(2025, 1, 1), recorded_at=at,
+                                   contract=None, idempotency_key=f"pay:{seq}", reverses=None,
+                                   memo="", postings=lines)
+                digest = chain_hash(prev, facts)
+                entries.append((eid, seq, "payment", dt.date(2025, 1, 1), at, None,
+                                f"pay:{seq}", None, "", prev, digest))
+                postings += [(uuid.uuid4(), eid, seq, p.account, p.amount, p.currency)
+                             for p in lines]
+                prev = digest
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "journal_entry", records=entries,
+                    columns=["id", "seq", "kind", "effective_on", "recorded_at", "contract",
+                             "idempotency_key", "reverses", "memo", "prev_hash", "hash"])
+                await conn.copy_records_to_table(
+                    "posting", records=postings,
+                    columns=["id", "entry", "entry_seq", "account", "amount", "currency"])
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=100_000)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from contracts.database import bind, make_engine
+    from ledger.verify import verify
+
+    url = asyncio.run(recreate(BENCH))
+    cid, boss = asyncio.run(approved(url, args.claims))
+    bind(make_engine(url))
+    run_s, postings = asyncio.run(pay(cid, boss))
+    ok = asyncio.run(verify(url)).ok
+    base_url = asyncio.run(recreate(BASE))
+    base_s, base_postings = asyncio.run(baseline(base_url, args.claims))
+
+    verify_url = asyncio.run(recreate(VERIFY))
+    asyncio.run(journal_of(verify_url, args.entries))
+    started = time.perf_counter()
+    report = asyncio.run(verify(verify_url))
+    verify_s = time.perf_counter() - started
+    for name in (BENCH, BASE, VERIFY):
+        asyncio.run(drop(name))
+
+    run_rate, base_rate = postings / run_s, base_postings / base_s
+    print(f"machine: {machine()}")
+    print(f"payment run over {args.claims} approved claims: {run_s:.2f} s, {postings} postings,"
+          f" {run_rate:,.0f} postings/s (journal verifies: {ok})")
+    print(f"baseline, one transaction per payment with row locks: {base_s:.2f} s, "
+          f"{base_rate:,.0f} postings/s")
+    print(f"ratio: {run_rate / base_rate:.1f} (target >= 3; and >= 10,000 postings/s)")
+    print(f"verify-ledger over {report.entries} entries: {verify_s:.2f} s, "
+          f"{report.entries / verify_s:,.0f} entries/s (target >= 300,000), ok={report.ok}")
+
+
+if __name__ == "__main__":
+    main()
