@@ -166,7 +166,11 @@ def checkpoint(key_path: Path, output: Path | None) -> None:
               help="a signed checkpoint the journal must still lead to")
 @click.option("--public-key", default=None,
               help="hex public key the checkpoint must be signed with")
-def verify_ledger(checkpoint_file: Path | None, public_key: str | None) -> None:
+@click.option("--independent", is_flag=True,
+              help="on PostgreSQL, rebuild every entry's bytes and hash in Python instead of "
+                   "letting the database hash them (slower; trusts the database less)")
+def verify_ledger(checkpoint_file: Path | None, public_key: str | None,
+                  independent: bool) -> None:
     """Recompute the hash chain and the balances; exit 1 naming the first entry that does
     not match."""
     from ledger import checkpoints
@@ -179,7 +183,7 @@ def verify_ledger(checkpoint_file: Path | None, public_key: str | None) -> None:
 
     async def job() -> Any:
         dsn = engine_dsn()
-        report = await verify(dsn)
+        report = await verify(dsn, independent=independent)
         result = None if signed is None else await checkpoints.check(signed, dsn, public_key)
         return report, result
 

@@ -122,8 +122,9 @@ async def _replay(sub: Submission) -> BatchReport | None:
     return _report_decoder.decode(row["report"])
 
 
-def _rejected(i: int, ref: str | None, problems: list[Problem]) -> RowResult:
-    return RowResult(row=i, status="rejected", ref=ref, errors=problems)
+def _rejected(i: int, ref: str | None, problems: list[Problem],
+              metric: str | None = None) -> RowResult:
+    return RowResult(row=i, status="rejected", ref=ref, metric_code=metric, errors=problems)
 
 
 # Participants ------------------------------------------------------------------------------
@@ -221,12 +222,12 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
             value = parse_value(c.value)
         except ValueError as exc:
             results.append(_rejected(i, c.client_ref, [Problem(
-                code="invalid_field", field="value", message=str(exc))]))
+                code="invalid_field", field="value", message=str(exc))], c.metric_code))
             continue
         bad = pseudonym_problem(c.pseudonym)
         if bad:
             results.append(_rejected(i, c.client_ref, [Problem(
-                code=bad[0], field="pseudonym", message=bad[1])]))
+                code=bad[0], field="pseudonym", message=bad[1])], c.metric_code))
             continue
         seen = by_ref.get(c.client_ref)
         participant = participants.get(c.pseudonym)
@@ -238,7 +239,7 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
                                participant["enrolled_on"] if participant else None, past,
                                totals, today)
         if not decision.accepted:
-            results.append(_rejected(i, c.client_ref, decision.errors))
+            results.append(_rejected(i, c.client_ref, decision.errors, c.metric_code))
             continue
         line = decision.line
         assert line is not None and participant is not None
@@ -258,7 +259,7 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
         past.append(PastClaim(line.code, c.metric_code, c.achieved_on, decision.amount))
         totals.add(line.code, decision.amount)
         results.append(RowResult(row=i, status="accepted", id=claim_id, ref=c.client_ref,
-                                 line_code=line.code,
+                                 line_code=line.code, metric_code=c.metric_code,
                                  amount=Money(amount=decision.amount, currency=currency)))
     added: dict[str, tuple[int, int]] = {}
     for row in new:
@@ -277,7 +278,7 @@ def _same_claim(i: int, c: ClaimIn, value, participant: dict | None, seen: dict,
     if not same:
         return _rejected(i, c.client_ref, [Problem(
             code="client_ref_conflict", field="client_ref",
-            message=f"{c.client_ref} was already used for a different claim")])
+            message=f"{c.client_ref} was already used for a different claim")], c.metric_code)
     return RowResult(row=i, status="accepted", id=seen["id"], ref=c.client_ref,
-                     line_code=seen["line_code"],
+                     line_code=seen["line_code"], metric_code=seen["metric_code"],
                      amount=Money(amount=seen["amount"], currency=currency))

@@ -47,6 +47,7 @@ class RowResult(Output, kw_only=True, omit_defaults=True):
     id: UUID | None = None
     ref: str | None = None
     line_code: str | None = None
+    metric_code: str | None = None
     amount: Money | None = None
     errors: list[Problem] = []
 
