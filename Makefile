@@ -5,17 +5,29 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint migrate demo serve clean benchmarks
+.PHONY: run test lint migrate demo serve clean benchmarks system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# WeasyPrint draws statements with Pango and HarfBuzz and embeds fonts in them; on a
+# machine without those libraries (or fonts), install them from Debian's packages.
+SYSTEM_LIBS := pango-1.0 pangoft2-1.0 harfbuzz-subset
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+system-deps:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(any(ctypes.util.find_library(l) is None for l in '$(SYSTEM_LIBS)'.split()))" \
+	  && fc-list 2>/dev/null | grep -q DejaVuSans \
+	  || { echo "installing $(SYSTEM_PACKAGES)"; \
+	       if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	       $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; }
+
+$(STAMP): pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
+$(DEV_STAMP): pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(STAMP)
 

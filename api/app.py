@@ -26,6 +26,7 @@ from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
 from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
+from api.routes.reports import ReportController
 from api.settings import Settings, get_settings
 from contracts.database import bind, make_engine, prepare
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
                         MetricController, ContractController, IntakeController,
-                        VerificationController, LedgerController],
+                        VerificationController, LedgerController, ReportController],
         guards=[auditors_read_only],
         security=[{"apiKey": []}],
     )

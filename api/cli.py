@@ -199,6 +199,74 @@ def verify_ledger(checkpoint_file: Path | None, public_key: str | None,
                + (f"; leads to the checkpoint at entry {result.seq}" if result else ""))
 
 
+async def _contract_of(ref: str) -> tuple[Any, Any]:
+    from uuid import UUID
+
+    from contracts.errors import NotFound
+    from contracts.service import current_terms
+    from contracts.tables import Contract
+
+    try:
+        where = Contract.id == UUID(ref)
+    except ValueError:
+        where = Contract.reference == ref
+    row = await Contract.select().where(where).first()
+    if row is None:
+        raise NotFound(f"no contract {ref}", code="contract_not_found")
+    return row, await current_terms(row["id"], row["version"])
+
+
+@main.command()
+@click.argument("contract")
+@click.option("--from", "period_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="first day of the period (default: start of the service period)")
+@click.option("--to", "period_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="last day of the period (default: today)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="PDF file to write")
+def statement(contract: str, period_from: Any, period_to: Any, output: Path) -> None:
+    """Write the auditor's statement of CONTRACT (id or reference) for a period as
+    PDF/A-3u, with the claim list and the journal entries attached."""
+    from api.routes.reports import statement_period
+    from reports.assembly import assemble
+    from reports.render import statement_pdf
+
+    async def job() -> Any:
+        row, terms = await _contract_of(contract)
+        start, end = statement_period(terms, period_from and period_from.date(),
+                                      period_to and period_to.date())
+        return await assemble(row["id"], start, end)
+
+    data = run(job)
+    output.write_bytes(statement_pdf(data))
+    click.echo(f"{output}: {data.reference} {data.period_from} to {data.period_to}, "
+               f"{data.totals.received} claims received, closing payable "
+               f"{data.closing.payable} {data.currency} minor units", err=True)
+
+
+@main.command()
+@click.argument("run_id", type=click.UUID)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="PDF file to write")
+def remittance(run_id: Any, output: Path) -> None:
+    """Write the remittance statement of a paid payment run as PDF/A-3u."""
+    from contracts.errors import Conflict, NotFound
+    from outcomes.tables import PaymentRun
+    from reports.assembly import remittance as assemble_remittance
+    from reports.render import remittance_pdf
+
+    async def job() -> Any:
+        row = await PaymentRun.select(PaymentRun.status).where(PaymentRun.id == run_id).first()
+        if row is None:
+            raise NotFound("no such payment run", code="payment_run_not_found")
+        if row["status"] != "paid":
+            raise Conflict("a remittance is made once the run is paid", code="run_not_paid")
+        return await assemble_remittance(run_id)
+
+    output.write_bytes(remittance_pdf(run(job)))
+    click.echo(str(output), err=True)
+
+
 @main.command("export-beancount")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="file to write (default: standard output)")

@@ -25,6 +25,7 @@ from contracts.errors import (
     Problem,
     TooLarge,
     Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger("virker.api")
@@ -39,6 +40,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     Malformed: 400,
     TooLarge: 413,
+    Unavailable: 503,
 }
 
 STATUS_CODES = {
@@ -66,6 +68,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 

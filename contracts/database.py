@@ -174,3 +174,10 @@ def any_of(column: Column, values: list) -> WhereRaw:
                         json.dumps([str(v) for v in values]))
     sql_type = "uuid" if column.value_type is uuid.UUID else "text"
     return WhereRaw(f"{name} = ANY({{}}::{sql_type}[])", list(values))
+
+
+def engine_url(engine: Engine) -> str:
+    """The URL `make_engine` would make `engine` from (for worker processes)."""
+    if isinstance(engine, SQLiteEngine):
+        return "sqlite:///" + str(Path(engine.connection_kwargs["database"]).resolve())
+    return engine.config["dsn"]

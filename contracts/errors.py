@@ -65,3 +65,9 @@ class TooLarge(DomainError):
     """More rows than one request may carry (HTTP 413)."""
 
     code = "too_many_rows"
+
+
+class Unavailable(DomainError):
+    """Could not be done now; the same request may succeed later."""
+
+    code = "unavailable"

@@ -79,7 +79,14 @@ async def trial_balance() -> dict[str, int]:
 
 async def accrual_parts(claims: list[UUID]) -> dict[UUID, tuple[UUID, list[tuple[UUID, int]]]]:
     """claim → (accrual entry id, [(commissioner, amount)]) from each claim's accrual."""
-    keys = [f"accrue:{c}" for c in claims]
+    return await claim_parts(claims, "accrue", "accrued")
+
+
+async def claim_parts(claims: list[UUID], prefix: str, code: str
+                      ) -> dict[UUID, tuple[UUID, list[tuple[UUID, int]]]]:
+    """claim → (entry id, [(commissioner, amount on `code`)]) from each claim's entry keyed
+    `prefix:<claim>` (accrue, pay, clawback)."""
+    keys = [f"{prefix}:{c}" for c in claims]
     out: dict[UUID, tuple[UUID, list[tuple[UUID, int]]]] = {}
     for i in range(0, len(keys), 10_000):
         entries = {r["id"]: UUID(r["idempotency_key"].split(":", 1)[1])
@@ -91,7 +98,7 @@ async def accrual_parts(claims: list[UUID]) -> dict[UUID, tuple[UUID, list[tuple
         parts: dict[UUID, list[tuple[UUID, int]]] = defaultdict(list)
         for r in await Posting.select(Posting.entry, Posting.amount,
                                       Posting.account.organisation.as_alias("org")).where(
-                any_of(Posting.entry, list(entries)) & (Posting.account.code == "accrued")):
+                any_of(Posting.entry, list(entries)) & (Posting.account.code == code)):
             parts[r["entry"]].append((r["org"], r["amount"]))
         for entry_id, claim in entries.items():
             out[claim] = (entry_id, sorted(parts[entry_id], key=lambda p: str(p[0])))

@@ -1,0 +1,653 @@
+"""What an auditor's statement says, read from the database and shaped with pandas.
+
+A statement covers one contract and a period of UTC dates, both ends included. What
+"in the period" means, row by row:
+
+- a claim is *received* when its batch arrived in the period: it was either accepted (a
+  claim was created) or rejected (the batch's validation report says why);
+- a claim is *sampled*, *verified*, *disputed*, *approved*, *paid* or *reversed* in the
+  period when its status history records that step in the period;
+- the ledger's figures are the journal's postings whose effective date lies in the period,
+  and its balances are those at the day before the period (opening) and at its last day
+  (closing), exactly as GET /api/v1/contracts/{id}/balance?on= gives them.
+
+The full claim list and the period's journal entries are not printed: they travel as
+attachments (CSV for spreadsheets, JSON for programs), so that the body stays a few pages
+however large the contract is. The attachments carry every column the body's totals are
+computed from, so an auditor can recompute each figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import Counter, defaultdict
+from uuid import UUID
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+from contracts.money import MINOR_UNITS
+from contracts.schemas import ContractTerms
+from contracts.service import decode_terms
+from contracts.tables import Contract, ContractVersion, Organisation
+from ledger.balances import ContractBalance, account_balances, contract_balance
+from ledger.journal import timestamp
+from ledger.tables import Account, Checkpoint, JournalEntry, Posting
+from outcomes.tables import Claim, ClaimEvent, IntakeBatch, PaymentRunLine, SampleDraw
+
+STEPS = ("sampled", "verified", "disputed", "approved", "paid", "reversed")
+# Accounts in the order the reconciliation lists them, and the sign that shows each as a
+# positive figure in its ordinary state (debits are positive in the journal).
+ACCOUNTS = (("committed", 1, "Remaining commitment"),
+            ("accrued", 1, "Accrued, net"),
+            ("payable", -1, "Payable to provider"),
+            ("paid", -1, "Paid"),
+            ("receivable", 1, "Receivable"))
+KINDS = ("commitment", "accrual", "payment", "clawback")
+
+
+class Party(msgspec.Struct, kw_only=True):
+    role: str
+    name: str
+    identifier: str
+    share_bp: int | None = None
+
+
+class MetricRow(msgspec.Struct, kw_only=True):
+    metric_code: str
+    received: int
+    rejected: int
+    accepted: int
+    accepted_amount: int
+    sampled: int
+    verified: int
+    disputed: int
+    approved: int
+    approved_amount: int
+    paid: int
+    paid_amount: int
+    reversed: int
+    reversed_amount: int
+
+
+class ReconciliationRow(msgspec.Struct, kw_only=True):
+    account: str
+    label: str
+    opening: int
+    movements: dict[str, int]
+    closing: int
+
+
+class SampleRow(msgspec.Struct, kw_only=True):
+    id: UUID
+    drawn_at: dt.datetime
+    drawn_by: str
+    seed: str
+    rate_bp: int
+    population: int
+    selected: int
+    verified: int
+    disputed: int
+    pending: int
+
+
+class JournalProof(msgspec.Struct, kw_only=True):
+    head_seq: int
+    head_hash: str
+    period_entries: int
+    last_seq: int | None
+    last_hash: str | None
+    checkpoint_seq: int | None = None
+    checkpoint_hash: str | None = None
+    checkpoint_at: dt.datetime | None = None
+    checkpoint_public_key: str | None = None
+    checkpoint_signature: str | None = None
+    checkpoint_after_period: bool = False
+
+
+class Attachment(msgspec.Struct, kw_only=True):
+    name: str
+    description: str
+    media_type: str
+    data: bytes
+    rows: int = 0  # claims, postings or rejected rows it lists
+
+
+class Statement(msgspec.Struct, kw_only=True):
+    contract_id: UUID
+    reference: str
+    title: str
+    intervention: str
+    status: str
+    currency: str
+    period_from: dt.date
+    period_to: dt.date
+    generated_at: dt.datetime
+    version: int
+    terms: ContractTerms
+    parties: list[Party]
+    metrics: dict[str, str]  # metric code → name
+    rows: list[MetricRow]
+    totals: MetricRow
+    rejections: list[tuple[str, str, int]]  # metric, reason code, rows
+    opening: ContractBalance
+    closing: ContractBalance
+    reconciliation: list[ReconciliationRow]
+    # (what, from the claim register, from the journal): the claims-to-payments check.
+    checks: list[tuple[str, int, int]]
+    samples: list[SampleRow]
+    monthly: list[tuple[str, int, int]]  # YYYY-MM, outcomes approved, amount paid
+    proof: JournalProof
+    attachments: list[Attachment] = []
+
+
+def _bounds(period_from: dt.date, period_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(period_from, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(period_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return start, end
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    """Timestamps as pandas reads them from either engine (datetimes or ISO text), in UTC."""
+    return pd.to_datetime(series, utc=True, format="ISO8601")
+
+
+async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, *,
+                   attachments: bool = True) -> Statement:
+    contract = await Contract.select().where(Contract.id == contract_id).first()
+    if contract is None:
+        raise LookupError(f"no contract {contract_id}")
+    start, end = _bounds(period_from, period_to)
+    terms = decode_terms((await ContractVersion.select(ContractVersion.terms).where(
+        (ContractVersion.contract == contract_id)
+        & (ContractVersion.version == contract["version"])).first())["terms"])
+    currency = contract["currency"]
+    parties = await _parties(contract, terms)
+    from contracts.library import metrics_by_code
+
+    metrics = {code: m.name for code, m in (await metrics_by_code(
+        {line.metric_code for line in terms.rate_card})).items()}
+
+    claims = await _claims(contract_id, end)
+    in_period = _in_period(claims, start, end)
+    scope = claims[in_period].copy()
+    rejected = await _rejections(contract_id, start, end)
+    rows, totals = _metric_rows(scope, rejected, start, end, list(metrics))
+    rejections = sorted(((m, code), n) for (m, code), n in Counter(
+        (r[0], r[1]) for r in rejected).items())
+
+    opening = await contract_balance(contract_id, currency, period_from - dt.timedelta(days=1))
+    closing = await contract_balance(contract_id, currency, period_to)
+    reconciliation = await _reconciliation(contract_id, currency, period_from, period_to)
+    moved = {r.account: r.movements for r in reconciliation}
+    checks = [("approved claims / accruals", totals.approved_amount, moved["accrued"]["accrual"]),
+              ("paid claims / payments", totals.paid_amount, moved["paid"]["payment"]),
+              ("reversed claims / clawbacks", totals.reversed_amount,
+               -moved["accrued"]["clawback"])]
+    statement = Statement(
+        contract_id=contract_id, reference=contract["reference"], title=contract["title"],
+        intervention=contract["intervention"], status=contract["status"], currency=currency,
+        period_from=period_from, period_to=period_to,
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        version=contract["version"], terms=terms, parties=parties, metrics=metrics,
+        rows=rows, totals=totals,
+        rejections=[(m, code, n) for (m, code), n in rejections],
+        opening=opening, closing=closing, reconciliation=reconciliation,
+        checks=checks,
+        samples=await _samples(contract_id, claims, start, end),
+        monthly=await _monthly(contract_id, claims, period_to),
+        proof=await _proof(contract_id, period_from, period_to, end))
+    if attachments:
+        statement.attachments = [
+            *_claim_files(scope, statement),
+            *(await _journal_files(contract_id, period_from, period_to, statement)),
+            _rejection_file(rejected)]
+    return statement
+
+
+async def _parties(contract: dict, terms: ContractTerms) -> list[Party]:
+    ids = [contract["provider"], *(c.organisation_id for c in terms.commissioners),
+           *terms.auditor_ids]
+    orgs = {r["id"]: r for r in await Organisation.select().where(Organisation.id.is_in(ids))}
+
+    def party(role: str, org: UUID, share: int | None = None) -> Party:
+        o = orgs.get(org, {"name": str(org), "identifier": ""})
+        return Party(role=role, name=o["name"], identifier=o["identifier"], share_bp=share)
+
+    return [*(party("commissioner", c.organisation_id, c.share_bp)
+              for c in terms.commissioners),
+            party("provider", contract["provider"]),
+            *(party("auditor", a) for a in terms.auditor_ids)]
+
+
+async def _claims(contract_id: UUID, end: dt.datetime) -> pd.DataFrame:
+    """Every claim submitted before the period's end, with the date of each step of its
+    history up to that end (later steps are not yet known to this statement)."""
+    rows = await Claim.select(
+        Claim.id, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
+        Claim.line_code, Claim.metric_code, Claim.achieved_on, Claim.value, Claim.evidence_ref,
+        Claim.amount, Claim.currency, Claim.submitted_at, Claim.sample, Claim.batch,
+    ).where((Claim.contract == contract_id) & (Claim.submitted_at < end)).output(
+        as_list=False)
+    columns = ["id", "client_ref", "pseudonym", "line_code", "metric_code", "achieved_on",
+               "value", "evidence_ref", "amount", "currency", "submitted_at", "sample", "batch"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["submitted_at"] = _utc(frame["submitted_at"])
+    cases = ", ".join(
+        f"MAX(CASE WHEN e.to_status = '{s}' THEN e.recorded_at END) AS {s}_at" for s in STEPS)
+    steps = await ClaimEvent.raw(
+        f"SELECT e.claim AS id, {cases} FROM claim_event e JOIN claim c ON c.id = e.claim "  # noqa: S608 - fixed status names
+        "WHERE c.contract = {} AND e.recorded_at < {} GROUP BY e.claim", contract_id, end)
+    history = pd.DataFrame.from_records(steps, columns=["id", *(f"{s}_at" for s in STEPS)])
+    if len(history):
+        history["id"] = history["id"].map(lambda v: v if isinstance(v, UUID) else UUID(v))
+    frame = frame.merge(history, on="id", how="left")
+    for s in STEPS:
+        frame[f"{s}_at"] = _utc(frame[f"{s}_at"])
+    runs = await PaymentRunLine.select(PaymentRunLine.claim, PaymentRunLine.run).where(
+        (PaymentRunLine.run.contract == contract_id) & (PaymentRunLine.run.status == "paid")
+        & (PaymentRunLine.run.paid_at < end))
+    frame = frame.merge(pd.DataFrame({"id": [r["claim"] for r in runs],
+                                      "payment_run": [r["run"] for r in runs]}, dtype=object),
+                        on="id", how="left")
+    # Status at the period's end: the latest step recorded by then.
+    stamps = np.column_stack([
+        frame[f"{s}_at"].to_numpy(dtype="datetime64[ns]").astype("int64") for s in STEPS]
+    ) if len(frame) else np.zeros((0, len(STEPS)), dtype="int64")
+    known = stamps != np.iinfo("int64").min
+    latest = np.where(known, stamps, np.iinfo("int64").min).argmax(axis=1)
+    frame["status"] = np.where(known.any(axis=1), np.array(STEPS, dtype=object)[latest],
+                               "accepted")
+    return frame
+
+
+def _in_period(claims: pd.DataFrame, start: dt.datetime, end: dt.datetime) -> pd.Series:
+    mask = claims["submitted_at"].between(start, end, inclusive="left")
+    for s in STEPS:
+        mask |= claims[f"{s}_at"].between(start, end, inclusive="left")
+    return mask
+
+
+class _Reason(msgspec.Struct):
+    code: str
+
+
+class _Row(msgspec.Struct):
+    row: int
+    status: str
+    ref: str | None = None
+    metric_code: str | None = None
+    errors: list[_Reason] = []
+
+
+class _Report(msgspec.Struct):
+    results: list[_Row]
+
+
+_report = msgspec.json.Decoder(_Report)
+
+
+async def _rejections(contract_id: UUID, start: dt.datetime, end: dt.datetime
+                      ) -> list[tuple[str, str, str, int, str]]:
+    """(metric, first reason code, batch id, row, client ref) for each rejected row of the
+    claim batches received in the period."""
+    out = []
+    batches = await IntakeBatch.select(IntakeBatch.id, IntakeBatch.report).where(
+        (IntakeBatch.contract == contract_id) & (IntakeBatch.kind == "claims")
+        & (IntakeBatch.received_at >= start) & (IntakeBatch.received_at < end)
+        & (IntakeBatch.accepted < IntakeBatch.rows)).order_by(IntakeBatch.received_at)
+    for b in batches:
+        for r in _report.decode(b["report"]).results:
+            if r.status == "rejected":
+                out.append((r.metric_code or "(unreadable row)",
+                            r.errors[0].code if r.errors else "rejected", str(b["id"]), r.row,
+                            r.ref or ""))
+    return out
+
+
+def _metric_rows(scope: pd.DataFrame, rejected: list, start: dt.datetime, end: dt.datetime,
+                 metric_codes: list[str]) -> tuple[list[MetricRow], MetricRow]:
+    by_metric: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rejected:
+        by_metric[r[0]]["rejected"] += 1
+    if len(scope):
+        def count(mask: pd.Series, name: str) -> None:
+            grouped = scope[mask].groupby("metric_code")["amount"].agg(["count", "sum"])
+            for metric, g in grouped.iterrows():
+                by_metric[metric][name] += int(g["count"])
+                by_metric[metric][f"{name}_amount"] += int(g["sum"])
+
+        count(scope["submitted_at"].between(start, end, inclusive="left"), "accepted")
+        for s in STEPS:
+            count(scope[f"{s}_at"].between(start, end, inclusive="left"), s)
+    order = [*metric_codes, *sorted(set(by_metric) - set(metric_codes))]
+    rows = []
+    for metric in order:
+        d = by_metric[metric]
+        rows.append(MetricRow(
+            metric_code=metric, received=d["accepted"] + d["rejected"], rejected=d["rejected"],
+            accepted=d["accepted"], accepted_amount=d["accepted_amount"],
+            sampled=d["sampled"], verified=d["verified"], disputed=d["disputed"],
+            approved=d["approved"], approved_amount=d["approved_amount"], paid=d["paid"],
+            paid_amount=d["paid_amount"], reversed=d["reversed"],
+            reversed_amount=d["reversed_amount"]))
+    fields = [f for f in MetricRow.__struct_fields__ if f != "metric_code"]
+    totals = MetricRow(metric_code="all", **{f: sum(getattr(r, f) for r in rows)
+                                              for f in fields})
+    return rows, totals
+
+
+async def _reconciliation(contract_id: UUID, currency: str, period_from: dt.date,
+                          period_to: dt.date) -> list[ReconciliationRow]:
+    before = await account_balances(contract=contract_id,
+                                    on=period_from - dt.timedelta(days=1))
+    after = await account_balances(contract=contract_id, on=period_to)
+    from piccolo.query.functions.aggregate import Sum
+
+    moved = await Posting.select(
+        Posting.entry.kind.as_alias("kind"), Posting.account.code.as_alias("code"),
+        Sum(Posting.amount, alias="total")).where(
+        (Posting.account.contract == contract_id) & (Posting.currency == currency)
+        & (Posting.entry.effective_on >= period_from)
+        & (Posting.entry.effective_on <= period_to)).group_by(
+        Posting.entry.kind, Posting.account.code)
+    movements: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in moved:
+        movements[r["code"]][r["kind"]] = int(r["total"] or 0)
+    rows = []
+    for code, sign, label in ACCOUNTS:
+        rows.append(ReconciliationRow(
+            account=code, label=label, opening=sign * before.get((code, currency), 0),
+            movements={k: sign * movements[code].get(k, 0) for k in KINDS},
+            closing=sign * after.get((code, currency), 0)))
+    return rows
+
+
+async def _samples(contract_id: UUID, claims: pd.DataFrame, start: dt.datetime,
+                   end: dt.datetime) -> list[SampleRow]:
+    draws = await SampleDraw.select().where(
+        (SampleDraw.contract == contract_id) & (SampleDraw.drawn_at >= start)
+        & (SampleDraw.drawn_at < end)).order_by(SampleDraw.drawn_at)
+    out = []
+    for d in draws:
+        chosen = claims[(claims["sample"] == d["id"]) & claims["sampled_at"].notna()]
+        verified = int(chosen["verified_at"].notna().sum())
+        disputed = int(chosen["disputed_at"].notna().sum())
+        out.append(SampleRow(id=d["id"], drawn_at=d["drawn_at"], drawn_by=d["drawn_by"],
+                             seed=d["seed"], rate_bp=d["rate_bp"], population=d["population"],
+                             selected=d["selected"], verified=verified, disputed=disputed,
+                             pending=max(0, d["selected"] - verified - disputed)))
+    return out
+
+
+async def _monthly(contract_id: UUID, claims: pd.DataFrame, period_to: dt.date
+                   ) -> list[tuple[str, int, int]]:
+    """Per month up to the period's end: outcomes approved (by the month they were
+    achieved) and money paid (by the payment's effective month)."""
+    approved = claims[claims["approved_at"].notna()]
+    outcomes = Counter(pd.to_datetime(approved["achieved_on"]).dt.strftime("%Y-%m")) if len(
+        approved) else Counter()
+    paid_rows = await Posting.select(Posting.entry.effective_on.as_alias("on"),
+                                     Posting.amount).where(
+        (Posting.account.contract == contract_id) & (Posting.account.code == "paid")
+        & (Posting.entry.effective_on <= period_to))
+    paid: Counter[str] = Counter()
+    for r in paid_rows:
+        on = r["on"] if isinstance(r["on"], dt.date) else dt.date.fromisoformat(r["on"])
+        paid[on.strftime("%Y-%m")] -= r["amount"]
+    months = sorted(set(outcomes) | set(paid))
+    if not months:
+        return []
+    span = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m")
+    return [(m, int(outcomes.get(m, 0)), int(paid.get(m, 0))) for m in span]
+
+
+async def _proof(contract_id: UUID, period_from: dt.date, period_to: dt.date,
+                 end: dt.datetime) -> JournalProof:
+    head = await JournalEntry.select(JournalEntry.seq, JournalEntry.hash).order_by(
+        JournalEntry.seq, ascending=False).first()
+    in_period = (JournalEntry.contract == contract_id) & (
+        JournalEntry.effective_on >= period_from) & (JournalEntry.effective_on <= period_to)
+    last = await JournalEntry.select(JournalEntry.seq, JournalEntry.hash).where(
+        in_period).order_by(JournalEntry.seq, ascending=False).first()
+    count = await JournalEntry.count().where(in_period)
+    proof = JournalProof(head_seq=head["seq"] if head else 0,
+                         head_hash=head["hash"] if head else "0" * 64, period_entries=count,
+                         last_seq=last["seq"] if last else None,
+                         last_hash=last["hash"] if last else None)
+    # The last checkpoint signed by the period's end; failing that, the first one after it.
+    checkpoint = await Checkpoint.select().where(Checkpoint.created_at < end).order_by(
+        Checkpoint.seq, ascending=False).first()
+    if checkpoint is None:
+        checkpoint = await Checkpoint.select().order_by(Checkpoint.seq).first()
+        proof.checkpoint_after_period = checkpoint is not None
+    if checkpoint is not None:
+        proof.checkpoint_seq = checkpoint["seq"]
+        proof.checkpoint_hash = checkpoint["head_hash"]
+        proof.checkpoint_at = checkpoint["created_at"]
+        proof.checkpoint_public_key = checkpoint["public_key"]
+        proof.checkpoint_signature = checkpoint["signature"]
+    return proof
+
+
+# Attachments -------------------------------------------------------------------------------
+
+CLAIM_COLUMNS = ["id", "client_ref", "pseudonym", "line_code", "metric_code", "achieved_on",
+                 "value", "evidence_ref", "amount", "currency", "status", "submitted_on",
+                 *(f"{s}_on" for s in STEPS), "sample", "payment_run", "batch"]
+
+
+def _claim_files(scope: pd.DataFrame, statement: Statement) -> list[Attachment]:
+    frame = scope.copy()
+    frame["submitted_on"] = frame["submitted_at"]
+    for s in STEPS:
+        frame[f"{s}_on"] = frame[f"{s}_at"]
+    for column in ["submitted_on", *(f"{s}_on" for s in STEPS)]:
+        frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    for column in ("id", "sample", "payment_run", "batch"):
+        frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v))
+    frame["achieved_on"] = frame["achieved_on"].map(
+        lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+    frame = frame[CLAIM_COLUMNS].sort_values(["submitted_on", "client_ref"], kind="stable")
+    frame = frame.astype(object).where(frame.notna(), None)
+    csv = frame.to_csv(index=False, lineterminator="\n").encode()
+    document = {
+        "format": "virker-claims-v1", "contract_id": str(statement.contract_id),
+        "contract_reference": statement.reference, "currency": statement.currency,
+        "period": {"from": statement.period_from.isoformat(),
+                   "to": statement.period_to.isoformat()},
+        "columns": CLAIM_COLUMNS, "claims": frame.to_numpy().tolist()}
+    return [
+        Attachment(name="claims.csv", media_type="text/csv", data=csv, rows=len(frame),
+                   description="Every claim received or moved in the period, one row each; "
+                               "amounts in minor units; *_on columns are the UTC date of "
+                               "each step"),
+        Attachment(name="claims.json", media_type="application/json",
+                   data=msgspec.json.encode(document), rows=len(frame),
+                   description="The same claims as JSON: columns and rows")]
+
+
+async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.date,
+                         statement: Statement) -> list[Attachment]:
+    where = (JournalEntry.contract == contract_id) & (
+        JournalEntry.effective_on >= period_from) & (JournalEntry.effective_on <= period_to)
+    entries = await JournalEntry.select(
+        JournalEntry.id, JournalEntry.seq, JournalEntry.kind, JournalEntry.effective_on,
+        JournalEntry.recorded_at, JournalEntry.contract, JournalEntry.idempotency_key,
+        JournalEntry.reverses, JournalEntry.memo, JournalEntry.prev_hash, JournalEntry.hash,
+    ).where(where).order_by(JournalEntry.seq)
+    postings = await Posting.select(Posting.entry_seq, Posting.account, Posting.amount,
+                                    Posting.currency).where(
+        (Posting.entry.contract == contract_id) & (Posting.entry.effective_on >= period_from)
+        & (Posting.entry.effective_on <= period_to)).order_by(Posting.entry_seq)
+    accounts = {r["id"]: r for r in await Account.select(
+        Account.id, Account.code, Account.organisation,
+        Account.organisation.identifier.as_alias("identifier")).where(
+        Account.contract == contract_id)}
+    by_seq: dict[int, list] = defaultdict(list)
+    for p in postings:
+        by_seq[p["entry_seq"]].append(p)
+    lines = io.StringIO()
+    lines.write("seq,entry_id,kind,effective_on,recorded_at,idempotency_key,reverses,"
+                "account_id,account,organisation,amount,currency,prev_hash,hash\n")
+    json_entries = []
+    for e in entries:
+        recorded = timestamp(e["recorded_at"] if isinstance(e["recorded_at"], dt.datetime)
+                             else dt.datetime.fromisoformat(e["recorded_at"]))
+        on = e["effective_on"]
+        on = on.isoformat() if isinstance(on, dt.date) else on
+        legs = sorted(by_seq[e["seq"]], key=lambda p: (str(p["account"]), p["currency"],
+                                                        p["amount"]))
+        for p in legs:
+            a = accounts.get(p["account"], {"code": "?", "identifier": ""})
+            lines.write(f"{e['seq']},{e['id']},{e['kind']},{on},{recorded},"
+                        f"{e['idempotency_key']},{e['reverses'] or ''},{p['account']},"
+                        f"{a['code']},{a['identifier']},{p['amount']},{p['currency']},"
+                        f"{e['prev_hash']},{e['hash']}\n")
+        json_entries.append({
+            "seq": e["seq"], "id": str(e["id"]), "kind": e["kind"], "effective_on": on,
+            "recorded_at": recorded, "contract": str(e["contract"]),
+            "idempotency_key": e["idempotency_key"], "reverses": e["reverses"],
+            "memo": e["memo"], "postings": [[str(p["account"]), p["currency"], p["amount"]]
+                                            for p in legs],
+            "prev_hash": e["prev_hash"], "hash": e["hash"]})
+    document = {
+        "format": "virker-journal-v1", "contract_id": str(contract_id),
+        "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
+        "hash": "sha256(bytes.fromhex(prev_hash) || canonical); canonical = JSON array "
+                "[1, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, "
+                "reverses, memo, postings], no whitespace (docs/ledger.md)",
+        "accounts": {str(k): {"code": a["code"], "organisation": str(a["organisation"]),
+                              "organisation_identifier": a["identifier"]}
+                     for k, a in accounts.items()},
+        "entries": json_entries}
+    return [
+        Attachment(name="journal.csv", media_type="text/csv", data=lines.getvalue().encode(),
+                   rows=len(postings),
+                   description="The contract's journal entries effective in the period, one "
+                               "row per posting; amounts in minor units, debits positive"),
+        Attachment(name="journal.json", media_type="application/json",
+                   data=msgspec.json.encode(document), rows=len(entries),
+                   description="The same entries as JSON, with every field the hash chain "
+                               "covers, so that each entry's hash can be recomputed")]
+
+
+def _rejection_file(rejected: list) -> Attachment:
+    text = io.StringIO()
+    pd.DataFrame.from_records(rejected, columns=["metric_code", "reason", "batch", "row",
+                                                 "client_ref"]).to_csv(
+        text, index=False, lineterminator="\n")
+    return Attachment(name="rejections.csv", media_type="text/csv",
+                      data=text.getvalue().encode(), rows=len(rejected),
+                      description="Rows of the period's claim batches that were rejected, "
+                                  "with the first reason code")
+
+
+def money(amount: int, currency: str, unit: bool = True) -> str:
+    """1234567 DKK → '12.345,67 DKK' (Danish grouping, as the commissioners write it);
+    without the unit when `unit` is false."""
+    digits = MINOR_UNITS.get(currency, 2)
+    sign = "−" if amount < 0 else ""
+    whole, part = divmod(abs(amount), 10 ** digits)
+    text = f"{whole:,}".replace(",", ".")
+    if digits:
+        text += "," + str(part).rjust(digits, "0")
+    return f"{sign}{text} {currency}" if unit else f"{sign}{text}"
+
+
+# Remittance --------------------------------------------------------------------------------
+
+
+class RemittanceLine(msgspec.Struct, kw_only=True):
+    claim_id: UUID
+    client_ref: str
+    pseudonym: str
+    metric_code: str
+    achieved_on: dt.date
+    amount: int
+    parts: dict[str, int]  # commissioner name → its part
+
+
+class Remittance(msgspec.Struct, kw_only=True):
+    run_id: UUID
+    contract_id: UUID
+    reference: str
+    title: str
+    currency: str
+    provider: Party
+    period_from: dt.date
+    period_to: dt.date
+    paid_at: dt.datetime
+    paid_by: str
+    approved_by: str | None
+    total: int
+    by_commissioner: list[tuple[Party, int, int]]  # who, claims, amount
+    by_metric: list[tuple[str, int, int]]  # metric, claims, amount
+    lines: list[RemittanceLine]
+    generated_at: dt.datetime
+    attachments: list[Attachment] = []
+
+
+async def remittance(run_id: UUID) -> Remittance:
+    """What a paid payment run paid, for which claims and by which commissioner. The parts
+    are read from the run's payment entries in the journal, not recomputed from shares."""
+    from outcomes.tables import PaymentRun
+
+    run = await PaymentRun.select().where(PaymentRun.id == run_id).first()
+    if run is None:
+        raise LookupError(f"no payment run {run_id}")
+    contract = await Contract.select().where(Contract.id == run["contract"]).first()
+    terms = decode_terms((await ContractVersion.select(ContractVersion.terms).where(
+        (ContractVersion.contract == contract["id"])
+        & (ContractVersion.version == contract["version"])).first())["terms"])
+    parties = {p.name: p for p in await _parties(contract, terms)}
+    provider = next(p for p in parties.values() if p.role == "provider")
+    claims = await PaymentRunLine.select(
+        PaymentRunLine.claim, PaymentRunLine.amount,
+        PaymentRunLine.claim.client_ref.as_alias("client_ref"),
+        PaymentRunLine.claim.participant.pseudonym.as_alias("pseudonym"),
+        PaymentRunLine.claim.metric_code.as_alias("metric_code"),
+        PaymentRunLine.claim.achieved_on.as_alias("achieved_on"),
+    ).where(PaymentRunLine.run == run_id).order_by(PaymentRunLine.claim.client_ref)
+    from ledger.balances import claim_parts
+
+    names = {r["id"]: r["name"] for r in await Organisation.select(
+        Organisation.id, Organisation.name)}
+    paid = await claim_parts([r["claim"] for r in claims], "pay", "paid")
+    parts = {claim: {names.get(org, str(org)): -amount for org, amount in legs}
+             for claim, (_, legs) in paid.items()}
+    lines = [RemittanceLine(
+        claim_id=r["claim"], client_ref=r["client_ref"], pseudonym=r["pseudonym"],
+        metric_code=r["metric_code"], achieved_on=r["achieved_on"], amount=r["amount"],
+        parts=parts.get(r["claim"], {})) for r in claims]
+    per_org: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_metric: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        for name, part in line.parts.items():
+            per_org[name][0] += 1
+            per_org[name][1] += part
+        per_metric[line.metric_code][0] += 1
+        per_metric[line.metric_code][1] += line.amount
+    out = Remittance(
+        run_id=run_id, contract_id=contract["id"], reference=contract["reference"],
+        title=contract["title"], currency=run["currency"], provider=provider,
+        period_from=run["period_from"], period_to=run["period_to"], paid_at=run["paid_at"],
+        paid_by=run["paid_by"], approved_by=run["approved_by"], total=run["total"],
+        by_commissioner=[(parties.get(n) or Party(role="commissioner", name=n, identifier=""),
+                          c, a) for n, (c, a) in sorted(per_org.items())],
+        by_metric=[(m, c, a) for m, (c, a) in sorted(per_metric.items())], lines=lines,
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    commissioners = sorted(per_org)
+    frame = pd.DataFrame.from_records(
+        [(str(x.claim_id), x.client_ref, x.pseudonym, x.metric_code, x.achieved_on.isoformat()
+          if isinstance(x.achieved_on, dt.date) else x.achieved_on, x.amount, out.currency,
+          *(x.parts.get(n, 0) for n in commissioners)) for x in lines],
+        columns=["claim_id", "client_ref", "pseudonym", "metric_code", "achieved_on",
+                 "amount", "currency", *(f"paid_by:{n}" for n in commissioners)])
+    out.attachments = [Attachment(
+        name="remittance.csv", media_type="text/csv", rows=len(frame),
+        data=frame.to_csv(index=False, lineterminator="\n").encode(),
+        description="Every claim the run paid, with each commissioner's part, in minor units")]
+    return out

@@ -1,0 +1,76 @@
+"""Statements as PDF/A-3u: Jinja templates rendered by WeasyPrint, with bulk detail attached
+as files so that the body stays a few pages.
+
+Pure with respect to the database: it takes what `reports.assembly` read and returns bytes.
+WeasyPrint is slow and keeps memory it used, so `reports.pool` runs this in worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from importlib.resources import files
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from reports.assembly import Attachment, money
+
+PDF_VARIANT = "pdf/a-3u"
+
+_env = Environment(loader=PackageLoader("reports", "templates"),
+                   autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True)
+_env.globals.update(money=money, amount=lambda a, c: money(a, c, unit=False),
+                    pct=lambda bp: f"{bp / 100:g} %")
+_CSS = files("reports").joinpath("templates/statement.css").read_text()
+
+
+@dataclass(frozen=True)
+class Listed:
+    name: str
+    description: str
+    rows: int
+    sha256: str
+
+
+def listing(attachments: list[Attachment]) -> list[Listed]:
+    """What the body says about each attached file: how many rows it lists and the
+    SHA-256 of its bytes."""
+    return [Listed(name=a.name, description=a.description,
+                   rows=a.rows,
+                   sha256=hashlib.sha256(a.data).hexdigest()) for a in attachments]
+
+
+def html(template: str, **context) -> str:
+    return _env.get_template(template).render(css=_CSS, **context)
+
+
+def pdf(document: str, attachments: list[Attachment]) -> bytes:
+    """PDF/A-3u bytes for `document`, with `attachments` embedded as associated files."""
+    from weasyprint import HTML
+    from weasyprint import Attachment as PdfAttachment
+
+    files_ = [PdfAttachment(file_obj=io.BytesIO(a.data), name=a.name,
+                            description=a.description, relationship="Data")
+              for a in attachments]
+    return HTML(string=document).write_pdf(pdf_variant=PDF_VARIANT, attachments=files_,
+                                           custom_metadata=True)
+
+
+def statement_pdf(statement) -> bytes:
+    from reports.chart import outcomes_chart
+
+    document = html("statement.html", s=statement,
+                    chart=outcomes_chart(statement.monthly, statement.currency),
+                    attachments=listing(statement.attachments))
+    return pdf(document, statement.attachments)
+
+
+REMITTANCE_LINES_SHOWN = 200
+
+
+def remittance_pdf(remittance) -> bytes:
+    document = html("remittance.html", r=remittance, shown=REMITTANCE_LINES_SHOWN,
+                    attachments=listing(remittance.attachments))
+    return pdf(document, remittance.attachments)
