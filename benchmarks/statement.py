@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -26,32 +25,17 @@ NAME = "virker_bench_statement"
 # Run in a fresh process, as a report worker: imports first (a worker imports once), then
 # one statement, timed in parts; peak RSS from the kernel.
 WORKER = r"""
-import asyncio, datetime as dt, json, sys, time, uuid
+import datetime as dt, json, sys, time, uuid
 t0 = time.perf_counter()
-from contracts.database import bind, make_engine
-from reports.assembly import assemble
-from reports.chart import outcomes_chart
-from reports.render import html, listing, pdf
-import weasyprint
+from reports import pool
+import reports.assembly, reports.chart, reports.render, weasyprint
 imported = time.perf_counter() - t0
 url, cid = sys.argv[1], uuid.UUID(sys.argv[2])
-bind(make_engine(url))
-t = time.perf_counter()
-s = asyncio.run(assemble(cid, dt.date(2024, 1, 1), dt.date.today()))
-t_assemble = time.perf_counter() - t
-t = time.perf_counter()
-doc = html("statement.html", s=s, chart=outcomes_chart(s.monthly, s.currency),
-           attachments=listing(s.attachments))
-t_html = time.perf_counter() - t
-t = time.perf_counter()
-body = pdf(doc, s.attachments)
-t_pdf = time.perf_counter() - t
+timings = {}
+body = pool.statement_job(url, cid, dt.date(2024, 1, 1), dt.date.today(), timings)
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-print(json.dumps({"imports": imported, "assemble": t_assemble, "html": t_html, "pdf": t_pdf,
-                  "total": t_assemble + t_html + t_pdf, "peak_mb": hwm / 1024,
-                  "bytes": len(body), "claims": s.totals.received,
-                  "attached_mb": sum(len(a.data) for a in s.attachments) / 2**20,
-                  "entries": s.proof.period_entries}))
+print(json.dumps({"imports": imported, **timings, "peak_mb": hwm / 1024, "bytes": len(body),
+                  "total": timings["assemble"] + timings["html"] + timings["pdf"]}))
 """
 
 
@@ -73,7 +57,7 @@ def main() -> None:
         results.append((n, measure(url, cid)))
         asyncio.run(drop(NAME))
     base = results[0][1]
-    print(f"machine: {machine()}, {dt.date.today()}")
+    print(f"machine: {machine()}")
     print(f"{'claims':>8} {'entries':>8} {'assemble':>9} {'html':>6} {'pdf':>6} {'total':>7} "
           f"{'x base':>7} {'peak MB':>8} {'x base':>7} {'attached':>9} {'pdf MB':>7}")
     for n, r in results:

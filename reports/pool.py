@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from uuid import UUID
@@ -58,14 +60,37 @@ def _bind(url: str) -> None:
         _bound = url
 
 
-def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: dt.date
-                  ) -> bytes:
-    """In a worker (or in-process for the command line): read and render one statement."""
+def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: dt.date,
+                  timings: dict[str, float] | None = None) -> bytes:
+    """In a worker (or in-process for the command line): read and render one statement.
+
+    The cyclic garbage collector is paused meanwhile: a large contract makes millions of
+    short-lived rows that hold no cycles, and repeated collections over them cost more
+    than the work itself."""
     from reports.assembly import assemble
-    from reports.render import statement_pdf
+    from reports.chart import outcomes_chart
+    from reports.render import html, listing, pdf
 
     _bind(url)
-    return statement_pdf(asyncio.run(assemble(contract_id, period_from, period_to)))
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        s = asyncio.run(assemble(contract_id, period_from, period_to))
+        t_assemble = time.perf_counter() - t
+        t = time.perf_counter()
+        document = html("statement.html", s=s, chart=outcomes_chart(s.monthly, s.currency),
+                        attachments=listing(s.attachments))
+        t_html = time.perf_counter() - t
+        t = time.perf_counter()
+        body = pdf(document, s.attachments)
+        if timings is not None:
+            timings.update(assemble=t_assemble, html=t_html, pdf=time.perf_counter() - t,
+                           claims=s.totals.received, entries=s.proof.period_entries,
+                           attached_mb=sum(len(a.data) for a in s.attachments) / 2**20)
+        return body
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 def remittance_job(url: str, run_id: UUID) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -17,6 +18,18 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from reports.assembly import Attachment, money
 
 PDF_VARIANT = "pdf/a-3u"
+
+
+class _SvgStyleNoise(logging.Filter):
+    """matplotlib writes SVG styles (`fill`, `stroke`, …) that WeasyPrint's CSS parser logs
+    as unknown while its SVG renderer applies them; keep the log for real problems."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().startswith("Ignored `")
+                    and "unknown property" in record.getMessage())
+
+
+logging.getLogger("weasyprint").addFilter(_SvgStyleNoise())
 
 _env = Environment(loader=PackageLoader("reports", "templates"),
                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
