@@ -28,10 +28,11 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from contracts.library import metrics_by_code
 from contracts.money import MINOR_UNITS
 from contracts.schemas import ContractTerms
-from contracts.service import decode_terms
-from contracts.tables import Contract, ContractVersion, Organisation
+from contracts.service import current_terms
+from contracts.tables import Contract, Organisation
 from ledger.balances import ContractBalance, account_balances, contract_balance
 from ledger.journal import timestamp
 from ledger.tables import Account, Checkpoint, JournalEntry, Posting
@@ -160,13 +161,9 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
     if contract is None:
         raise LookupError(f"no contract {contract_id}")
     start, end = _bounds(period_from, period_to)
-    terms = decode_terms((await ContractVersion.select(ContractVersion.terms).where(
-        (ContractVersion.contract == contract_id)
-        & (ContractVersion.version == contract["version"])).first())["terms"])
+    terms = await current_terms(contract_id, contract["version"])
     currency = contract["currency"]
     parties = await _parties(contract, terms)
-    from contracts.library import metrics_by_code
-
     metrics = {code: m.name for code, m in (await metrics_by_code(
         {line.metric_code for line in terms.rate_card})).items()}
 
@@ -599,9 +596,7 @@ async def remittance(run_id: UUID) -> Remittance:
     if run is None:
         raise LookupError(f"no payment run {run_id}")
     contract = await Contract.select().where(Contract.id == run["contract"]).first()
-    terms = decode_terms((await ContractVersion.select(ContractVersion.terms).where(
-        (ContractVersion.contract == contract["id"])
-        & (ContractVersion.version == contract["version"])).first())["terms"])
+    terms = await current_terms(contract["id"], contract["version"])
     parties = {p.name: p for p in await _parties(contract, terms)}
     provider = next(p for p in parties.values() if p.role == "provider")
     claims = await PaymentRunLine.select(
