@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from api.auth import AuthenticationMiddleware, auditors_read_only
+from api.auth import AuthenticationMiddleware, auditors_read_only, session_guard
 from api.errors import EXCEPTION_HANDLERS
 from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
@@ -29,6 +31,7 @@ from api.routes.outcomes import IntakeController, VerificationController
 from api.routes.reports import ReportController
 from api.settings import Settings, get_settings
 from contracts.database import bind, make_engine, prepare
+from ledger.checkpoints import write_after_change
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
@@ -45,9 +48,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         pooled = manage_pool and isinstance(engine, PostgresEngine)
         if pooled:
             await engine.start_connection_pool(min_size=1, max_size=10)
+        timer = None
+        if manage_pool and settings.checkpoint_interval > 0:
+            timer = asyncio.create_task(_checkpoints_every(settings.checkpoint_interval))
         try:
             yield
         finally:
+            if timer is not None:
+                timer.cancel()
+                await asyncio.gather(timer, return_exceptions=True)
             if pooled:
                 await engine.close_connection_pool()
 
@@ -68,7 +77,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
             pages.login_json, pages.logout_json, pages.me, pages.health,
         ],
         lifespan=[lifespan],
-        middleware=[session.middleware,
+        middleware=[session.middleware, session_guard,
                     DefineMiddleware(AuthenticationMiddleware, exclude=["^/schema"])],
         csrf_config=CSRFConfig(secret=settings.secret_key, exclude=["^/api/"],
                                cookie_secure=settings.secure_cookies, cookie_httponly=False),
@@ -105,3 +114,14 @@ async def require_json_body(request: Request) -> None:
     if content_type and content_type not in accepts:
         raise HTTPException(status_code=415,
                             detail=f"send {' or '.join(accepts)}, not {content_type}")
+
+
+async def _checkpoints_every(seconds: int) -> None:
+    """Sign the journal's head every `seconds` when it has grown, so that what follows the
+    last checkpoint stays short (docs/ledger.md)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await write_after_change()
+        except Exception:  # a failed round is logged; the next one tries again
+            logging.getLogger("virker.checkpoints").exception("checkpoint round failed")

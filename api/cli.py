@@ -135,13 +135,14 @@ def create_api_key(org_ref: str, label: str, role: str | None) -> None:
 @main.command()
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/ledger-signing.key"), show_default=True,
-              envvar="VIRKER_SIGNING_KEY",
+              envvar="VIRKER_CHECKPOINT_KEY",
               help="Ed25519 private key (PEM); created on first use. Keep it off the database "
                    "server.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="write the signed checkpoint here (default: standard output)")
 def checkpoint(key_path: Path, output: Path | None) -> None:
-    """Verify the journal and sign its head: sequence number, hash and totals."""
+    """Verify the whole journal and sign its head: sequence number, hash and the balance of
+    every account. Prints the public key to keep beside it on standard error."""
     from ledger import checkpoints
     from ledger.verify import engine_dsn
 
@@ -158,6 +159,7 @@ def checkpoint(key_path: Path, output: Path | None) -> None:
         click.echo(f"checkpoint at entry {report.head_seq} written to {output}", err=True)
     else:
         click.echo(text)
+    click.echo(f"public key: {signed.public_key}", err=True)
 
 
 @main.command("verify-ledger")
@@ -165,38 +167,45 @@ def checkpoint(key_path: Path, output: Path | None) -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a signed checkpoint the journal must still lead to")
 @click.option("--public-key", default=None,
-              help="hex public key the checkpoint must be signed with")
-@click.option("--independent", is_flag=True,
-              help="on PostgreSQL, rebuild every entry's bytes and hash in Python instead of "
-                   "letting the database hash them (slower; trusts the database less)")
-def verify_ledger(checkpoint_file: Path | None, public_key: str | None,
-                  independent: bool) -> None:
-    """Recompute the hash chain and the balances; exit 1 naming the first entry that does
-    not match."""
+              help="the public key you trust (64 hex digits, or a file holding them or a PEM "
+                   "public key); default VIRKER_CHECKPOINT_PUBLIC_KEY, else the public half "
+                   "of the signing key (VIRKER_CHECKPOINT_KEY). Never the key in the "
+                   "checkpoint file.")
+def verify_ledger(checkpoint_file: Path | None, public_key: str | None) -> None:
+    """Rebuild every entry's bytes from the raw rows, recompute the hash chain and every
+    account's balance; exit 1 naming the first entry, posting or account that does not
+    match. docs/ledger.md says what a success proves."""
     from ledger import checkpoints
     from ledger.verify import engine_dsn, verify
 
-    signed = None
+    signed, trusted = None, None
     if checkpoint_file:
-        signed = msgspec.json.decode(checkpoint_file.read_bytes(),
-                                     type=checkpoints.SignedCheckpoint)
+        try:
+            signed = msgspec.json.decode(checkpoint_file.read_bytes(),
+                                         type=checkpoints.SignedCheckpoint)
+            trusted = checkpoints.trusted_key(public_key)
+        except (msgspec.DecodeError, checkpoints.UntrustedKey) as exc:
+            raise click.ClickException(str(exc)) from None
 
     async def job() -> Any:
         dsn = engine_dsn()
-        report = await verify(dsn, independent=independent)
-        result = None if signed is None else await checkpoints.check(signed, dsn, public_key)
-        return report, result
+        if signed is not None and trusted is not None:
+            return None, await checkpoints.check(signed, dsn, trusted)
+        return await verify(dsn), None
 
     report, result = run(job)
+    if result is not None:
+        if not result.ok:
+            raise click.ClickException(f"checkpoint: {result.problem}")
+        click.echo(f"ok: the journal verifies and leads to the checkpoint at entry "
+                   f"{result.seq}")
+        return
     if report.first_mismatch is not None:
         m = report.first_mismatch
         raise click.ClickException(f"entry {m.seq} ({m.entry_id}): {m.problem}")
     if not report.ok:
         raise click.ClickException(f"the trial balance is not zero: {report.trial_balance}")
-    if result is not None and not result.ok:
-        raise click.ClickException(f"checkpoint: {result.problem}")
-    click.echo(f"ok: {report.entries} entries, head {report.head_seq} {report.head_hash}"
-               + (f"; leads to the checkpoint at entry {result.seq}" if result else ""))
+    click.echo(f"ok: {report.entries} entries, head {report.head_seq} {report.head_hash}")
 
 
 async def _contract_of(ref: str) -> tuple[Any, Any]:

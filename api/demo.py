@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 
-from contracts import directory, library, service
+from contracts import consent, directory, library, service
 from contracts.identity import Principal
 from contracts.schemas import (
     ApiKeyIn,
@@ -189,12 +189,17 @@ async def load_demo() -> str:
             fixed_key=key)
     for metric in METRICS:
         await library.create_metric(None, msgspec.convert(metric, MetricIn))
+    users = {ids[org]: email for org, email, _, role in USERS if role == "commissioner"}
     for spec in _contracts(ids):
         contract = await service.create_contract(None, msgspec.convert(spec, ContractIn))
-        lead = spec["terms"]["commissioners"][0]["organisation_id"]
-        commissioner = Principal(organisation_id=UUID(lead),
-                                 role="commissioner", label="demo")
-        await commitments.activate(commissioner, contract.id, "signed by all parties")
+        # Every commissioner accepts the terms, each by its demo user; the lead's
+        # activation is its own acceptance.
+        lead, *others = [Principal(organisation_id=UUID(c["organisation_id"]),
+                                   role="commissioner", label=f"user:{users[c['organisation_id']]}")
+                         for c in spec["terms"]["commissioners"]]
+        for other in others:
+            await consent.accept_version(other, contract.id, contract.version)
+        await commitments.activate(lead, contract.id, "signed by all parties")
     await _holbaek_activity(ids)
     return "Demo data loaded.\n\n" + summary()
 

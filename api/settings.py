@@ -20,6 +20,8 @@ class Settings:
     # Everything but the batch endpoints is small (those set their own limit).
     max_body_bytes: int
     secure_cookies: bool
+    # Seconds between automatic checkpoints of the journal (0: only after payment runs).
+    checkpoint_interval: int = 3600
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -31,6 +33,7 @@ class Settings:
             port=int(env.get("VIRKER_PORT", "8000")),
             max_body_bytes=int(env.get("VIRKER_MAX_BODY_BYTES", str(1024 * 1024))),
             secure_cookies=env.get("VIRKER_SECURE_COOKIES", "0") == "1",
+            checkpoint_interval=int(env.get("VIRKER_CHECKPOINT_INTERVAL", "3600")),
         )
 
 

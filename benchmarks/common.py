@@ -136,8 +136,10 @@ async def seed(url: str, participants: int, sampling_rate_bp: int = 1000) -> dic
                             price={"amount": 3_500_000, **money}),
                        dict(code="fit", metric_code="fit_for_work",
                             price={"amount": 1_000_000, **money})])), ContractIn))
-    await service.transition(Principal(organisation_id=boss.id, role="commissioner"),
-                             contract.id, "activate", "benchmark")
+    from ledger import commitments
+
+    await commitments.activate(Principal(organisation_id=boss.id, role="commissioner"),
+                               contract.id, "benchmark")
     at = now()
     import datetime as dt
 

@@ -117,24 +117,31 @@ async def journal_of(url: str, n: int) -> None:
     await migrate()
     conn = await asyncpg.connect(url)
     try:
-        a, b = uuid.uuid4(), uuid.uuid4()
+        a, b, org, cid = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await conn.execute("INSERT INTO organisation (id, name, kind, identifier, created_at) "
+                           "VALUES ($1, 'Bench', 'municipality', 'DK-CVR-1', now())", org)
+        await conn.execute("INSERT INTO contract (id, reference, title, intervention, "
+                           "provider, currency, status, version, created_at) VALUES "
+                           "($1, 'BENCH', 'Bench', '', $2, 'DKK', 'active', 1, now())",
+                           cid, org)
         await conn.execute("INSERT INTO account (id, contract, organisation, code, currency, "
-                           "name) VALUES ($1, NULL, NULL, 'payable', 'DKK', 'a'), "
-                           "($2, NULL, NULL, 'paid', 'DKK', 'b')", a, b)
+                           "name) VALUES ($1, $3, $4, 'payable', 'DKK', 'a'), "
+                           "($2, $3, $4, 'paid', 'DKK', 'b')", a, b, cid, org)
         prev, at = GENESIS, dt.datetime.now(dt.UTC)
         for start in range(1, n + 1, 100_000):
             entries, postings = [], []
             for seq in range(start, min(n, start + 99_999) + 1):
                 eid = uuid.uuid4()
-                lines = (PostingLine(a, "DKK", 100 + seq % 7), PostingLine(b, "DKK",
-                                                                          -(100 + seq % 7)))
+                amount = 100 + seq % 7
+                lines = (PostingLine(a, cid, org, "payable", "DKK", amount),
+                         PostingLine(b, cid, org, "paid", "DKK", -amount))
                 facts = EntryFacts(seq=seq, id=eid, kind="payment",
                                    effective_on=dt.date(2025, 1, 1), recorded_at=at,
-                                   contract=None, idempotency_key=f"pay:{seq}", reverses=None,
+                                   contract=cid, idempotency_key=f"pay:{seq}", reverses=None,
                                    memo="", postings=lines)
                 digest = chain_hash(prev, facts)
-                entries.append((eid, seq, "payment", dt.date(2025, 1, 1), at, None,
-                                f"pay:{seq}", None, "", prev, digest))
+                entries.append((eid, seq, "payment", dt.date(2025, 1, 1), at, cid,
+                                f"pay:{seq}", "", "", prev, digest))
                 postings += [(uuid.uuid4(), eid, seq, p.account, p.amount, p.currency)
                              for p in lines]
                 prev = digest
@@ -151,14 +158,68 @@ async def journal_of(url: str, n: int) -> None:
         await conn.close()
 
 
+async def floor(url: str) -> tuple[float, int]:
+    """The least any verifier must do: read the same rows (COPY out of PostgreSQL) and
+    SHA-256 the same canonical bytes once each, chained. The bytes are built beforehand,
+    outside the timing, so the floor is reading plus hashing alone."""
+    import hashlib
+    import io
+
+    from ledger.journal import GENESIS, canonical_bytes, timestamp
+
+    conn = await asyncpg.connect(url)
+    try:
+        accounts = {r["id"]: r for r in await conn.fetch(
+            "SELECT id, contract, organisation, code FROM account")}
+        posts: dict[int, list] = {}
+        for r in await conn.fetch("SELECT entry_seq, account, currency, amount FROM posting"):
+            a = accounts[r["account"]]
+            posts.setdefault(r["entry_seq"], []).append(
+                (str(r["account"]), str(a["contract"]), str(a["organisation"]), a["code"],
+                 r["currency"], r["amount"]))
+        blobs = [canonical_bytes(e["seq"], str(e["id"]), e["kind"],
+                                 e["effective_on"].isoformat(), timestamp(e["recorded_at"]),
+                                 str(e["contract"]), e["idempotency_key"], None, e["memo"],
+                                 posts[e["seq"]])
+                 for e in await conn.fetch("SELECT * FROM journal_entry ORDER BY seq")]
+        started = time.perf_counter()
+        for table in ("account", "journal_entry", "posting"):
+            await conn.copy_from_table(table, output=io.BytesIO(), format="binary")
+        prev = bytes.fromhex(GENESIS)
+        sha256 = hashlib.sha256
+        for blob in blobs:
+            prev = bytes.fromhex(sha256(prev + blob).hexdigest())
+        return time.perf_counter() - started, len(blobs)
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--verify-only", action="store_true",
+                        help="only verify-ledger against its floor")
     args = parser.parse_args()
 
     from contracts.database import bind, make_engine
     from ledger.verify import verify
+
+    if args.verify_only:
+        verify_url = asyncio.run(recreate(VERIFY))
+        asyncio.run(journal_of(verify_url, args.entries))
+        floor_s, n = asyncio.run(floor(verify_url))
+        started = time.perf_counter()
+        report = asyncio.run(verify(verify_url))
+        verify_s = time.perf_counter() - started
+        asyncio.run(drop(VERIFY))
+        print(f"machine: {machine()}")
+        print(f"floor, COPY the rows out and SHA-256 the same bytes: {floor_s:.2f} s, "
+              f"{n / floor_s:,.0f} entries/s")
+        print(f"verify-ledger over {report.entries} entries: {verify_s:.2f} s, "
+              f"{report.entries / verify_s:,.0f} entries/s, ok={report.ok}; "
+              f"ratio to the floor {floor_s / verify_s:.2f}")
+        return
 
     url = asyncio.run(recreate(BENCH))
     cid, boss = asyncio.run(approved(url, args.claims))

@@ -2,12 +2,18 @@
 
 `check_terms` returns every problem it finds, each with a stable code and the field it
 concerns, so that a commissioner fixes a draft in one go rather than one error at a time.
+`acceptances_needed` and `check_effective_on` say whose consent a variation needs and when
+it may take effect.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from uuid import UUID
+
+import msgspec
 
 from contracts.errors import Problem
 from contracts.money import Money, is_known_currency
@@ -25,6 +31,50 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 def next_status(current: str, action: str) -> str | None:
     """The status `action` leads to from `current`, or None when it is not allowed."""
     return TRANSITIONS.get(action, {}).get(current)
+
+
+BINDING = ("active", "suspended")
+
+
+def acceptances_needed(before: ContractTerms, after: ContractTerms, *, binding: bool
+                       ) -> set[tuple[UUID, str]]:
+    """The (organisation, role) pairs whose acceptance varying `before` into `after` needs.
+
+    Binding terms commit the commissioners' money: each commissioner whose share changes
+    (added, removed or resized) accepts, and when anything else that decides what is paid
+    changes (the cap, a rate, a period, the sampling rate, any term but the parties), every
+    commissioner before or after does. On a draft, money is not yet committed: activation
+    asks every commissioner to accept the final terms instead. On any contract, an auditor
+    taken off acknowledges it. Adding an auditor needs nobody.
+    """
+    needed: set[tuple[UUID, str]] = set()
+    if binding:
+        old = {c.organisation_id: c.share_bp for c in before.commissioners}
+        new = {c.organisation_id: c.share_bp for c in after.commissioners}
+        everyone = old.keys() | new.keys()
+        # Compared with the parties put back as they were, so that a term added to
+        # ContractTerms later counts as one that affects money until said otherwise.
+        rest = msgspec.structs.replace(after, commissioners=before.commissioners,
+                                       auditor_ids=before.auditor_ids)
+        changed = everyone if rest != before else {o for o in everyone
+                                                   if old.get(o) != new.get(o)}
+        needed |= {(o, "commissioner") for o in changed}
+    needed |= {(a, "auditor") for a in set(before.auditor_ids) - set(after.auditor_ids)}
+    return needed
+
+
+def check_effective_on(effective_on: dt.date, *, today: dt.date,
+                       paid_until: dt.date | None) -> list[Problem]:
+    """A variation takes effect neither in the past nor inside a period already paid, so a
+    balance once reported never changes afterwards."""
+    if effective_on < today:
+        return [Problem(code="effective_in_past", field="effective_on",
+                        message=f"a variation cannot take effect before today ({today})")]
+    if paid_until is not None and effective_on <= paid_until:
+        return [Problem(code="effective_in_paid_period", field="effective_on",
+                        message=f"payments are made for periods up to {paid_until}; a "
+                                "variation takes effect after that")]
+    return []
 
 
 def check_metric(metric: MetricIn) -> list[Problem]:

@@ -226,6 +226,59 @@ class ContractOut(Output, kw_only=True):
     terms: ContractTerms
 
 
+ProposalStatus = Literal["pending", "applied", "withdrawn", "superseded"]
+AcceptanceRole = Literal["commissioner", "auditor", "admin"]
+
+
+class AcceptanceIn(Input, kw_only=True):
+    """A commissioner accepts the draft's terms as they are in `version` (and no other)."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class PartyRef(Output, kw_only=True):
+    organisation_id: UUID
+    role: str
+
+
+class AcceptanceOut(Output, kw_only=True):
+    """One party's recorded consent: to a version of a draft (activation) or to a proposed
+    variation. `organisation_id` is the party whose consent it is; `role` is `admin` when an
+    administrator acknowledged an auditor's removal in the auditor's place."""
+
+    id: UUID
+    contract_id: UUID
+    version: int | None = None
+    proposal_id: UUID | None = None
+    organisation_id: UUID
+    role: AcceptanceRole
+    accepted_by: str
+    accepted_by_organisation_id: UUID
+    accepted_at: dt.datetime
+
+
+class ProposalOut(Output, kw_only=True):
+    """A variation: applied at once when nobody else's acceptance is needed, else pending
+    until everyone in `required` has accepted (`awaiting` is who has not yet)."""
+
+    id: UUID
+    contract_id: UUID
+    status: ProposalStatus
+    base_version: int
+    reason: str
+    effective_on: dt.date
+    terms: ContractTerms
+    required: list[PartyRef]
+    acceptances: list[AcceptanceOut]
+    awaiting: list[PartyRef]
+    proposed_by: str
+    proposed_at: dt.datetime
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    applied_version: int | None = None
+    contract: ContractOut
+
+
 class ContractVersionOut(Output, kw_only=True):
     version: int
     reason: str

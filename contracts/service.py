@@ -5,7 +5,8 @@ administrators (read only). Anyone else is told it does not exist (404). Among t
 it, only its commissioners change it; others get 403.
 
 Terms are versions: version 1 is what the draft was created with, each variation adds the
-next version with its reason. Nothing agreed is ever overwritten.
+next version with its reason. Nothing agreed is ever overwritten. Activation and variation
+need the parties' consent: they go through `ledger.commitments` and `contracts.consent`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ from contracts.schemas import (
     ContractTerms,
     ContractVersionOut,
     Page,
-    VariationIn,
 )
-from contracts.tables import Contract, ContractEvent, ContractParty, ContractVersion
+from contracts.tables import (
+    Contract,
+    ContractEvent,
+    ContractParty,
+    ContractProposal,
+    ContractVersion,
+)
 
 _encoder = msgspec.json.Encoder()
 _terms_decoder = msgspec.json.Decoder(ContractTerms)
@@ -71,7 +77,7 @@ async def require_commissioner(principal: Principal, contract_id: UUID) -> dict:
 
 async def get_contract(principal: Principal, contract_id: UUID) -> ContractOut:
     row, _ = await relation(principal, contract_id)
-    return await _out(row)
+    return await contract_out(row)
 
 
 async def current_terms(contract_id: UUID, version: int) -> ContractTerms:
@@ -98,7 +104,7 @@ async def list_contracts(principal: Principal, *, status: str | None = None,
     rows = await query
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [await _out(r) for r in rows]
+    items = [await contract_out(r) for r in rows]
     return Page(items=items, next_cursor=str(rows[-1]["id"]) if more else None)
 
 
@@ -121,7 +127,7 @@ async def list_events(principal: Principal, contract_id: UUID) -> list[ContractE
                              recorded_by=r["recorded_by"]) for r in rows]
 
 
-async def _out(row: dict) -> ContractOut:
+async def contract_out(row: dict) -> ContractOut:
     terms = await current_terms(row["id"], row["version"])
     return ContractOut(id=row["id"], reference=row["reference"], title=row["title"],
                        intervention=row["intervention"], provider_id=row["provider"],
@@ -144,7 +150,8 @@ async def create_contract(principal: Principal | None, data: ContractIn) -> Cont
                                             field="terms.commissioners",
                                             message="name your own organisation as a "
                                                     "commissioner")])
-    await _check(data.terms, data.currency, provider_id=data.provider_id, for_activation=False)
+    await validate_terms(data.terms, data.currency, provider_id=data.provider_id,
+                         for_activation=False)
     contract_id, at = new_id(), now()
     by = principal.label if principal else "cli"
     try:
@@ -157,7 +164,7 @@ async def create_contract(principal: Principal | None, data: ContractIn) -> Cont
                 id=new_id(), contract=contract_id, version=1, reason="draft created",
                 effective_on=data.terms.service_period.start, terms=encode_terms(data.terms),
                 recorded_at=at, recorded_by=by))
-            await _write_parties(contract_id, data.provider_id, data.terms)
+            await write_parties(contract_id, data.provider_id, data.terms)
             await ContractEvent.insert(ContractEvent(
                 id=new_id(), contract=contract_id, from_status=None, to_status="draft",
                 reason="created", recorded_at=at, recorded_by=by))
@@ -167,66 +174,53 @@ async def create_contract(principal: Principal | None, data: ContractIn) -> Cont
                            code="reference_taken") from exc
         raise
     row = await Contract.select().where(Contract.id == contract_id).first()
-    return await _out(row)
-
-
-async def vary_contract(principal: Principal, contract_id: UUID, data: VariationIn
-                        ) -> ContractOut:
-    row = await require_commissioner(principal, contract_id)
-    if row["status"] == "closed":
-        raise Conflict("a closed contract cannot be varied", code="contract_closed")
-    await _check(data.terms, row["currency"], provider_id=row["provider"],
-                 for_activation=row["status"] != "draft")
-    if principal.organisation_id not in {c.organisation_id for c in data.terms.commissioners}:
-        raise Invalid("a variation cannot remove your own organisation",
-                      code="creator_not_commissioner")
-    version = row["version"] + 1
-    at = now()
-    try:
-        async with write_transaction():
-            updated = await Contract.update({Contract.version: version}, ).where(
-                (Contract.id == contract_id) & (Contract.version == row["version"])
-            ).returning(Contract.id)
-            if not updated:
-                raise Conflict("the contract was varied at the same time; try again",
-                               code="concurrent_change")
-            await ContractVersion.insert(ContractVersion(
-                id=new_id(), contract=contract_id, version=version, reason=data.reason,
-                effective_on=data.effective_on or at.date(), terms=encode_terms(data.terms),
-                recorded_at=at, recorded_by=principal.label))
-            await ContractParty.delete().where(ContractParty.contract == contract_id)
-            await _write_parties(contract_id, row["provider"], data.terms)
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise Conflict("the contract was varied at the same time; try again",
-                           code="concurrent_change") from exc
-        raise
-    return await get_contract(principal, contract_id)
+    return await contract_out(row)
 
 
 async def transition(principal: Principal, contract_id: UUID, action: str, reason: str
                      ) -> ContractOut:
-    row = await require_commissioner(principal, contract_id)
-    target = next_status(row["status"], action)
-    if target is None:
-        raise Conflict(f"a {row['status']} contract cannot {action}", code="invalid_transition")
+    """Suspend, resume or close. Activation commits funds and needs every commissioner's
+    acceptance: it has its own door, `ledger.commitments.activate`."""
     if action == "activate":
-        terms = await current_terms(contract_id, row["version"])
-        await _check(terms, row["currency"], provider_id=row["provider"], for_activation=True)
+        raise ValueError("activate through ledger.commitments.activate")
     async with write_transaction():
-        updated = await Contract.update({Contract.status: target}).where(
-            (Contract.id == contract_id) & (Contract.status == row["status"])
-        ).returning(Contract.id)
-        if not updated:
-            raise Conflict("the contract changed at the same time; try again",
-                           code="concurrent_change")
-        await ContractEvent.insert(ContractEvent(
-            id=new_id(), contract=contract_id, from_status=row["status"], to_status=target,
-            reason=reason, recorded_at=now(), recorded_by=principal.label))
+        row = await locked(principal, contract_id, "commissioner")
+        await record_transition(principal, row, action, reason)
     return await get_contract(principal, contract_id)
 
 
-async def _check(terms: ContractTerms, currency: str, *, provider_id: UUID,
+async def record_transition(principal: Principal, row: dict, action: str, reason: str) -> str:
+    """Move the contract `row` (read under its lock) on by `action`; returns the new status."""
+    target = next_status(row["status"], action)
+    if target is None:
+        raise Conflict(f"a {row['status']} contract cannot {action}", code="invalid_transition")
+    updated = await Contract.update({Contract.status: target}).where(
+        (Contract.id == row["id"]) & (Contract.status == row["status"])
+    ).returning(Contract.id)
+    if not updated:
+        raise Conflict("the contract changed at the same time; try again",
+                       code="concurrent_change")
+    await ContractEvent.insert(ContractEvent(
+        id=new_id(), contract=row["id"], from_status=row["status"], to_status=target,
+        reason=reason, recorded_at=now(), recorded_by=principal.label))
+    if row["status"] == "draft" or target == "closed":
+        # A draft's proposals were accepted by the draft's rules, which ask less than
+        # binding terms do; a closed contract is varied no more.
+        await supersede_proposals(row["id"], principal.label)
+    return target
+
+
+async def supersede_proposals(contract_id: UUID, by: str) -> None:
+    """Every pending proposal of the contract is superseded: the terms or the status it was
+    proposed under have changed."""
+    await ContractProposal.update({
+        ContractProposal.status: "superseded", ContractProposal.decided_at: now(),
+        ContractProposal.decided_by: by,
+    }).where((ContractProposal.contract == contract_id)
+             & (ContractProposal.status == "pending"))
+
+
+async def validate_terms(terms: ContractTerms, currency: str, *, provider_id: UUID,
                  for_activation: bool) -> None:
     metrics = await metrics_by_code({line.metric_code for line in terms.rate_card})
     problems = check_terms(terms, currency, metrics, for_activation=for_activation)
@@ -253,7 +247,7 @@ async def _check(terms: ContractTerms, currency: str, *, provider_id: UUID,
                       problems=problems)
 
 
-async def _write_parties(contract_id: UUID, provider_id: UUID, terms: ContractTerms) -> None:
+async def write_parties(contract_id: UUID, provider_id: UUID, terms: ContractTerms) -> None:
     rows = [ContractParty(id=new_id(), contract=contract_id, organisation=provider_id,
                           role="provider")]
     rows += [ContractParty(id=new_id(), contract=contract_id, organisation=c.organisation_id,
@@ -271,6 +265,17 @@ async def lock(contract_id: UUID) -> None:
     """
     if Contract._meta.db.engine_type == "postgres":
         await Contract.raw("SELECT id FROM contract WHERE id = {} FOR UPDATE", contract_id)
+
+
+async def locked(principal: Principal, contract_id: UUID, role: str) -> dict:
+    """Take the contract's lock, then check the caller's `role` on the contract as it is
+    now and return its row as it is now. Call inside `write_transaction()`.
+
+    Every decision about money reads status, version and terms from this row: a value read
+    before the lock may already have been changed by a suspension or a variation.
+    """
+    await lock(contract_id)
+    return await require_role(principal, contract_id, role)
 
 
 async def require_role(principal: Principal, contract_id: UUID, role: str) -> dict:

@@ -3,6 +3,8 @@
 A contract's terms are kept as numbered versions: a variation adds a version and never
 touches an earlier one (triggers refuse UPDATE and DELETE on `contract_version`).
 `contract_party` is a lookup of who may see a contract, rebuilt from the current version.
+A variation is first a `contract_proposal`; each party's consent to it, or to a draft's
+version before activation, is a `contract_acceptance` (append-only, one per organisation).
 """
 
 from piccolo.columns import (
@@ -106,3 +108,40 @@ class ContractEvent(Table, tablename="contract_event"):
     reason = Text()
     recorded_at = Timestamptz()
     recorded_by = Varchar(length=100)
+
+
+class ContractProposal(Table, tablename="contract_proposal"):
+    """A variation of the terms, applied once everyone it affects has accepted. Only
+    `status` and the decided_* columns ever change, and only from pending (triggers)."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    base_version = Integer()
+    # msgspec-encoded `contracts.schemas.ContractTerms`.
+    terms = Text()
+    reason = Text()
+    effective_on = Date()
+    status = Varchar(length=16)
+    # JSON list of {"organisation_id", "role"}: whose acceptance the variation needs.
+    required = Text()
+    proposer = ForeignKey(references=Organisation, null=False)
+    proposed_by = Varchar(length=100)
+    proposed_at = Timestamptz()
+    decided_at = Timestamptz(null=True, default=None)
+    decided_by = Varchar(length=100, null=True, default=None)
+    applied_version = Integer(null=True, default=None)
+
+
+class ContractAcceptance(Table, tablename="contract_acceptance"):
+    """A party's consent, with who gave it and when: to `version` of a draft (activation)
+    or to `proposal`. Exactly one of the two is set."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    version = Integer(null=True, default=None)
+    proposal = ForeignKey(references=ContractProposal, null=True, default=None)
+    organisation = ForeignKey(references=Organisation, null=False)
+    role = Varchar(length=16)
+    accepted_by = Varchar(length=100)
+    accepted_by_organisation = ForeignKey(references=Organisation, null=False)
+    accepted_at = Timestamptz()

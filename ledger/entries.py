@@ -10,6 +10,9 @@ Debits are positive, credits negative. Per commissioner (each pays its share):
 | clawback of an approved, unpaid claim | accrued −a, payable +a, budget −a, committed +a |
 | clawback of a paid claim | accrued −a, receivable +a, budget −a, committed +a |
 
+Memos are generated from codes and ids; a reason a person typed travels as the entry's
+`note`, which the posting service keeps outside the hash chain (erasable).
+
 A payment or clawback splits by the accrual's own parts, never by today's shares, so a later
 change of the co-commissioning shares cannot unbalance what one commissioner owes.
 """
@@ -20,7 +23,7 @@ import datetime as dt
 from uuid import UUID
 
 from contracts.money import split_by_shares
-from ledger.posting import Leg, NewEntry
+from ledger.journal import Leg, NewEntry
 
 Parts = list[tuple[UUID, int]]  # (commissioner, amount)
 
@@ -64,6 +67,6 @@ def clawback(contract: UUID, currency: str, parts: Parts, claim: UUID, on: dt.da
     owed = "receivable" if paid else "payable"
     return NewEntry(kind="clawback", effective_on=on, contract=contract,
                     idempotency_key=f"clawback:{claim}", reverses=reverses,
-                    memo=f"claim {claim} clawed back: {reason}",
+                    memo=f"claim {claim} clawed back", note=reason,
                     legs=_legs(contract, currency, parts, [
                         ("accrued", -1), (owed, 1), ("budget", -1), ("committed", 1)]))

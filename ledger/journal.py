@@ -1,16 +1,22 @@
-"""The journal's rules, pure: canonical bytes of an entry, its hash, and the balance check.
+"""The journal's rules, pure: what an entry is, its canonical bytes, its hash, the balance
+check. No I/O: posting, every verification and every export use these.
 
 docs/ledger.md gives the byte layout so that an auditor can re-implement the check:
 
     canonical(entry) = JSON array, UTF-8, no whitespace:
-      [1, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, reverses,
-       memo, [[account, currency, amount], ...]]
+      [2, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, reverses,
+       memo, [[account, account_contract, account_organisation, account_code, currency,
+               amount], ...]]
     hash(entry) = sha256(bytes.fromhex(prev_hash) || canonical(entry)), as lowercase hex
     prev_hash of the first entry = 64 zeros
 
-Postings are listed sorted by (account, currency, amount). Dates are YYYY-MM-DD, the
-recording time is UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ, ids are lowercase UUIDs, absent
-values are null, amounts are integers in minor units.
+Each posting carries what gives it its meaning: the account's id and the contract,
+organisation and code the account belongs to, so that moving an account to another
+organisation or contract changes the bytes of every entry that posted to it. Postings are
+listed sorted by (account, currency, amount). Dates are YYYY-MM-DD, the recording time is
+UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ, ids are lowercase UUIDs, an entry that reverses nothing
+has null there, amounts are integers in minor units. The memo is a generated description
+(codes and references); text people typed is kept outside the journal.
 """
 
 from __future__ import annotations
@@ -18,21 +24,54 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import msgspec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 GENESIS = "0" * 64
 _encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a business event, before the posting service opens its account."""
+
+    contract: UUID
+    organisation: UUID
+    code: str
+    amount: int
+    currency: str
+
+
+@dataclass(slots=True)
+class NewEntry:
+    """An entry to append. `note` is free text from a person (a clawback's reason): it is
+    kept in the erasable `journal_note` table, never in the hash-chained entry."""
+
+    kind: str
+    effective_on: dt.date
+    contract: UUID
+    idempotency_key: str
+    memo: str
+    legs: list[Leg] = field(default_factory=list)
+    reverses: UUID | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PostingLine:
     account: UUID
+    contract: UUID
+    organisation: UUID
+    code: str
     currency: str
     amount: int
+
+    def canonical(self) -> tuple[str, str, str, str, str, int]:
+        return (str(self.account), str(self.contract), str(self.organisation), self.code,
+                self.currency, self.amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +81,7 @@ class EntryFacts:
     kind: str
     effective_on: dt.date
     recorded_at: dt.datetime
-    contract: UUID | None
+    contract: UUID
     idempotency_key: str
     reverses: UUID | None
     memo: str
@@ -53,33 +92,41 @@ def timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def canonical_bytes(seq: int, entry_id: str, kind: str, effective_on: str, recorded_at: str,
+                    contract: str, idempotency_key: str, reverses: str | None, memo: str,
+                    postings: list[tuple[str, str, str, str, str, int]]) -> bytes:
+    """The bytes from values already in their text form; `postings` as
+    (account, contract, organisation, code, currency, amount) in any order."""
+    return _encode([FORMAT_VERSION, seq, entry_id, kind, effective_on, recorded_at, contract,
+                    idempotency_key, reverses, memo,
+                    sorted(postings, key=lambda p: (p[0], p[4], p[5]))])
+
+
 def canonical(e: EntryFacts) -> bytes:
-    postings = sorted((str(p.account), p.currency, p.amount) for p in e.postings)
-    return _encode([
-        FORMAT_VERSION, e.seq, str(e.id), e.kind, e.effective_on.isoformat(),
-        timestamp(e.recorded_at), None if e.contract is None else str(e.contract),
-        e.idempotency_key, None if e.reverses is None else str(e.reverses), e.memo,
-        [list(p) for p in postings],
-    ])
+    return canonical_bytes(
+        e.seq, str(e.id), e.kind, e.effective_on.isoformat(), timestamp(e.recorded_at),
+        str(e.contract), e.idempotency_key, None if e.reverses is None else str(e.reverses),
+        e.memo, [p.canonical() for p in e.postings])
 
 
 def chain_hash(prev_hash: str, e: EntryFacts) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(e)).hexdigest()
 
 
-def imbalance(postings: tuple[PostingLine, ...] | list[PostingLine]) -> dict[str, int]:
-    """Per currency, how far the postings are from summing to zero (empty when balanced)."""
+def imbalance(amounts: list[tuple[str, int]]) -> dict[str, int]:
+    """Per currency, how far (currency, amount) pairs are from summing to zero (empty when
+    balanced)."""
     totals: dict[str, int] = defaultdict(int)
-    for p in postings:
-        totals[p.currency] += p.amount
+    for currency, amount in amounts:
+        totals[currency] += amount
     return {c: t for c, t in totals.items() if t != 0}
 
 
-def check_entry(postings: tuple[PostingLine, ...] | list[PostingLine]) -> str | None:
-    """Why the postings cannot form an entry, or None."""
-    if len(postings) < 2:
+def check_entry(amounts: list[tuple[str, int]]) -> str | None:
+    """Why postings with these (currency, amount) pairs cannot form an entry, or None."""
+    if len(amounts) < 2:
         return "an entry needs two or more postings"
-    off = imbalance(postings)
+    off = imbalance(amounts)
     if off:
         return "the postings do not balance: " + ", ".join(
             f"{amount:+d} {currency}" for currency, amount in sorted(off.items()))

@@ -10,41 +10,29 @@ lock order is always contract, then journal.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from uuid import UUID
 
 from contracts.database import any_of, bulk_insert
 from contracts.errors import Invalid
 from contracts.identity import now
 from contracts.ids import new_id
-from ledger.journal import GENESIS, EntryFacts, PostingLine, chain_hash, check_entry
-from ledger.tables import Account, JournalEntry, Posting
+from ledger.journal import (
+    GENESIS,
+    EntryFacts,
+    Leg,
+    NewEntry,
+    PostingLine,
+    chain_hash,
+    check_entry,
+)
+from ledger.tables import Account, JournalEntry, JournalNote, Posting
+
+__all__ = ["ACCOUNT_CODES", "LedgerError", "Leg", "NewEntry", "post"]
 
 JOURNAL_LOCK = 0x7669726B  # "virk"
 
 # The chart of accounts kept per contract and organisation (see docs/ledger.md).
 ACCOUNT_CODES = ("budget", "committed", "accrued", "payable", "paid", "receivable")
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    contract: UUID
-    organisation: UUID
-    code: str
-    amount: int
-    currency: str
-
-
-@dataclass(slots=True)
-class NewEntry:
-    kind: str
-    effective_on: dt.date
-    contract: UUID | None
-    idempotency_key: str
-    memo: str
-    legs: list[Leg] = field(default_factory=list)
-    reverses: UUID | None = None
 
 
 class LedgerError(Invalid):
@@ -97,8 +85,7 @@ async def post(entries: list[NewEntry]) -> dict[str, UUID]:
     if not entries:
         return {}
     for e in entries:
-        problem = check_entry([PostingLine(UUID(int=0), leg.currency, leg.amount)
-                               for leg in e.legs])
+        problem = check_entry([(leg.currency, leg.amount) for leg in e.legs])
         if problem:
             raise LedgerError(f"{e.kind} {e.idempotency_key}: {problem}")
     await lock_journal()
@@ -113,12 +100,13 @@ async def post(entries: list[NewEntry]) -> dict[str, UUID]:
     accounts = await accounts_for([leg for e in fresh for leg in e.legs])
     seq, prev = await head()
     recorded_at = now()
-    entry_rows, posting_rows = [], []
+    entry_rows, posting_rows, note_rows = [], [], []
     for e in fresh:
         seq += 1
         entry_id = new_id()
         lines = tuple(PostingLine(accounts[(leg.contract, leg.organisation, leg.code,
-                                            leg.currency)], leg.currency, leg.amount)
+                                            leg.currency)], leg.contract, leg.organisation,
+                                  leg.code, leg.currency, leg.amount)
                       for leg in e.legs)
         facts = EntryFacts(seq=seq, id=entry_id, kind=e.kind, effective_on=e.effective_on,
                            recorded_at=recorded_at, contract=e.contract,
@@ -128,12 +116,16 @@ async def post(entries: list[NewEntry]) -> dict[str, UUID]:
         entry_rows.append(dict(id=entry_id, seq=seq, kind=e.kind, effective_on=e.effective_on,
                                recorded_at=recorded_at, contract=e.contract,
                                idempotency_key=e.idempotency_key,
-                               reverses=None if e.reverses is None else str(e.reverses),
+                               reverses="" if e.reverses is None else str(e.reverses),
                                memo=e.memo, prev_hash=prev, hash=digest))
+        if e.note:
+            note_rows.append(dict(id=new_id(), entry=entry_id, text=e.note,
+                                  recorded_at=recorded_at))
         posting_rows += [dict(id=new_id(), entry=entry_id, entry_seq=seq, account=p.account,
                               amount=p.amount, currency=p.currency) for p in lines]
         prev = digest
         done[e.idempotency_key] = entry_id
     await bulk_insert(JournalEntry, entry_rows)
     await bulk_insert(Posting, posting_rows)
+    await bulk_insert(JournalNote, note_rows)
     return done

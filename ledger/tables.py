@@ -1,4 +1,10 @@
-"""Accounts, journal entries, postings and checkpoints; money in integer minor units."""
+"""Accounts, journal entries, postings, checkpoints and the erasable notes beside the
+journal; money in integer minor units.
+
+Nothing in the journal is NULL (an entry that reverses nothing has '' in `reverses`), and
+every posting names its entry twice, by id and by sequence number, bound together by a
+constraint (a foreign key on PostgreSQL, a trigger on SQLite): see the ledger migrations.
+"""
 
 from piccolo.columns import (
     UUID,
@@ -16,8 +22,8 @@ from contracts.tables import Contract, Organisation
 
 class Account(Table):
     id = UUID(primary_key=True)
-    contract = ForeignKey(references=Contract, null=True, default=None)
-    organisation = ForeignKey(references=Organisation, null=True, default=None)
+    contract = ForeignKey(references=Contract, null=False)
+    organisation = ForeignKey(references=Organisation, null=False)
     code = Varchar(length=32)
     currency = Varchar(length=3)
     name = Varchar(length=200)
@@ -29,9 +35,9 @@ class JournalEntry(Table, tablename="journal_entry"):
     kind = Varchar(length=32)
     effective_on = Date()
     recorded_at = Timestamptz()
-    contract = ForeignKey(references=Contract, null=True, default=None)
+    contract = ForeignKey(references=Contract, null=False)
     idempotency_key = Varchar(length=200, unique=True)
-    reverses = Varchar(length=36, null=True, default=None)
+    reverses = Varchar(length=36, default="")
     memo = Text()
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
@@ -58,3 +64,13 @@ class Checkpoint(Table):
     created_at = Timestamptz()
     # The signed document exactly as signed, so that anyone can check the signature.
     document = Text(default="")
+
+
+class JournalNote(Table, tablename="journal_note"):
+    """Free text a person wrote about an entry (a clawback's reason). Outside the hash
+    chain, so that it can be erased when it must be; the entry keeps only codes."""
+
+    id = UUID(primary_key=True)
+    entry = ForeignKey(references=JournalEntry, null=False)
+    text = Text()
+    recorded_at = Timestamptz()

@@ -1,14 +1,32 @@
-"""Recompute the journal from its first entry: sequence without gaps, every entry's hash
-from its canonical bytes and the hash before it, every entry balanced per currency, and the
-trial balance zero. The first entry that does not match is named.
+"""Verify the journal the way an auditor must be able to rely on: trusting nothing in the
+database but its raw column values.
 
-On PostgreSQL the journal is streamed over a plain asyncpg connection with the values cast
-to text in SQL, which is what makes a million entries a matter of seconds.
+The verifier reads every account, every entry and every posting (no row is skipped by a
+filter it expects to hold), in one consistent snapshot, and rebuilds each entry's canonical
+bytes here in Python with `ledger.journal` (docs/ledger.md), never with the database's
+string functions or operators, which a database administrator can redefine. It checks:
+
+- the sequence runs 1, 2, 3 … without gap or repeat, and each entry's prev_hash is the
+  hash before it;
+- each entry's hash is sha256(prev_hash || canonical bytes), the bytes covering every
+  posting's account, and that account's contract, organisation, code and currency;
+- every posting names its entry by id and by sequence number alike, its account exists and
+  is in the posting's currency, and each entry has two or more postings that balance;
+- no value anywhere is NULL (a NULL is a mismatch, never skipped);
+- no posting or entry lies outside the chain.
+
+The first entry, posting or account that fails is named. With `since`, verification starts
+from a signed checkpoint's state (its head and per-account balances) instead of the first
+entry: what a checkpoint covers is then taken as proven by its signature.
+
+On PostgreSQL the session runs with `search_path = pg_catalog, pg_temp` in a read-only
+REPEATABLE READ transaction, so that no object in another schema is resolved and entries
+and postings come from the same moment.
 """
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -16,17 +34,41 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
-from ledger.journal import FORMAT_VERSION, GENESIS, timestamp
-from ledger.tables import JournalEntry, Posting
+from ledger.journal import GENESIS, canonical_bytes, check_entry, timestamp
+from ledger.tables import JournalEntry
 
-CHUNK = 50_000
-_encode = msgspec.json.Encoder().encode
+CHUNK = 20_000
+
+ENTRY_COLUMNS = ("id", "seq", "kind", "effective_on", "recorded_at", "contract",
+                 "idempotency_key", "reverses", "memo", "prev_hash", "hash")
+POSTING_COLUMNS = ("id", "entry", "entry_seq", "account", "amount", "currency")
+ACCOUNT_COLUMNS = ("id", "contract", "organisation", "code", "currency")
 
 
 class Mismatch(msgspec.Struct, kw_only=True):
     seq: int
     entry_id: str
     problem: str
+    account_id: str | None = None
+    posting_id: str | None = None
+
+
+class AccountBalance(msgspec.Struct, kw_only=True, array_like=True):
+    """One account's balance: what a posting's meaning depends on, and the sum."""
+
+    contract: str
+    organisation: str
+    code: str
+    currency: str
+    balance: int
+
+
+class JournalState(msgspec.Struct, kw_only=True):
+    """The journal at one entry: its sequence number, hash and every account's balance."""
+
+    seq: int
+    head_hash: str
+    accounts: list[AccountBalance]
 
 
 class VerifyReport(msgspec.Struct, kw_only=True):
@@ -37,258 +79,301 @@ class VerifyReport(msgspec.Struct, kw_only=True):
     totals: dict[str, dict[str, int]]
     first_mismatch: Mismatch | None = None
     trial_balance: dict[str, int] = {}
+    accounts: list[AccountBalance] = []
+    # With `capture_at`: the state at that entry, for comparing with a checkpoint.
+    captured: JournalState | None = None
 
 
-# One row per entry: seq, id, kind, effective_on, recorded_at, contract, key, reverses,
-# memo, prev_hash, hash, and its postings as (account, currency, amount, code).
-Row = tuple
+# Sources: raw rows from each engine ---------------------------------------------------------
 
 
-# PostgreSQL builds each entry's canonical bytes itself (docs/ledger.md): to_json() escapes
-# strings exactly as the format says, and the postings are listed in the format's order.
-# Python then only hashes, so a million entries take seconds, not minutes.
-CANONICAL_SQL = """
-WITH p AS (
-  SELECT entry_seq, count(*) AS n,
-         string_agg('["' || account || '",' || to_json(currency)::text || ',' || amount
-                    || ']', ',' ORDER BY account, currency, amount) AS lines
-  FROM posting WHERE entry_seq BETWEEN $1 AND $2 GROUP BY entry_seq
-)
-SELECT e.seq, e.id::text,
-  '[1,' || e.seq || ',"' || e.id || '",' || to_json(e.kind)::text || ',"' || e.effective_on
-  || '","' || to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-  || '",' || coalesce('"' || e.contract || '"', 'null') || ','
-  || to_json(e.idempotency_key)::text || ',' || coalesce(to_json(e.reverses)::text, 'null')
-  || ',' || to_json(e.memo)::text || ',[' || coalesce(p.lines, '') || ']]',
-  e.prev_hash, e.hash, coalesce(p.n, 0)
-FROM journal_entry e LEFT JOIN p ON p.entry_seq = e.seq
-WHERE e.seq BETWEEN $1 AND $2 ORDER BY e.seq
-"""
+class _Postgres:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
 
-# The same, hashed inside PostgreSQL: each row's hash recomputed from its stored prev_hash,
-# and the chain's links checked with lag(). Only the chunk's first and last rows and the
-# first row that fails come back.
-IN_DATABASE_SQL = """
-WITH p AS (
-  SELECT entry_seq, count(*) AS n,
-         string_agg('["' || account || '",' || to_json(currency)::text || ',' || amount
-                    || ']', ',' ORDER BY account, currency, amount) AS lines
-  FROM posting WHERE entry_seq BETWEEN $1 AND $2 GROUP BY entry_seq
-), c AS (
-  SELECT e.seq, e.id::text AS id, e.prev_hash, e.hash, coalesce(p.n, 0) AS n,
-    encode(sha256(decode(e.prev_hash, 'hex') || convert_to(
-      '[1,' || e.seq || ',"' || e.id || '",' || to_json(e.kind)::text || ',"'
-      || e.effective_on || '","'
-      || to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-      || '",' || coalesce('"' || e.contract || '"', 'null') || ','
-      || to_json(e.idempotency_key)::text || ',' || coalesce(to_json(e.reverses)::text, 'null')
-      || ',' || to_json(e.memo)::text || ',[' || coalesce(p.lines, '') || ']]', 'UTF8')),
-      'hex') AS computed,
-    lag(e.hash) OVER (ORDER BY e.seq) AS hash_before,
-    lag(e.seq) OVER (ORDER BY e.seq) AS seq_before
-  FROM journal_entry e LEFT JOIN p ON p.entry_seq = e.seq
-  WHERE e.seq BETWEEN $1 AND $2
-), checked AS (
-  SELECT seq, id, prev_hash, hash, n,
-    CASE WHEN seq_before IS NOT NULL AND seq <> seq_before + 1 THEN 'gap'
-         WHEN hash_before IS NOT NULL AND prev_hash <> hash_before THEN 'link'
-         WHEN computed <> hash THEN 'hash'
-         WHEN n < 2 THEN 'postings' END AS problem
-  FROM c
-)
-SELECT seq, id, prev_hash, hash, n, problem FROM checked
-WHERE problem IS NOT NULL OR seq = (SELECT min(seq) FROM c) OR seq = (SELECT max(seq) FROM c)
-ORDER BY seq
-"""
+    async def __aenter__(self) -> _Postgres:
+        self.conn = await asyncpg.connect(self.dsn)
+        await self.conn.execute("SET search_path = pg_catalog, pg_temp")
+        self.tx = self.conn.transaction(isolation="repeatable_read", readonly=True)
+        await self.tx.start()
+        return self
 
-PROBLEMS = {
-    "gap": "the sequence has a gap before this entry",
-    "link": "prev_hash does not match the hash of the entry before",
-    "hash": "the stored hash does not match the entry's contents",
-    "postings": "the postings do not balance",
-}
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.tx.rollback()
+        finally:
+            await self.conn.close()
 
-UNBALANCED_SQL = """
-SELECT entry_seq FROM posting WHERE entry_seq BETWEEN $1 AND $2
-GROUP BY entry_seq, currency HAVING sum(amount) <> 0 ORDER BY entry_seq LIMIT 1
-"""
+    def sql(self, text: str) -> str:
+        # Tables named with their schema: nothing else on the search path is consulted.
+        return text.replace("FROM ", "FROM public.").replace("$since", "$1")
 
-TOTALS_SQL = """
-SELECT a.code, p.currency, sum(p.amount)::bigint AS total FROM posting p
-JOIN account a ON a.id = p.account WHERE p.entry_seq <= $1 GROUP BY a.code, p.currency
-"""
+    async def fetch(self, text: str, *args: object) -> list:
+        return await self.conn.fetch(self.sql(text), *args)
+
+    async def chunks(self, text: str, *args: object) -> AsyncIterator[list]:
+        cursor = await self.conn.cursor(self.sql(text), *args)
+        while batch := await cursor.fetch(CHUNK):
+            yield batch
 
 
-async def _fetch(pool: asyncpg.Pool, start: int, end: int, in_database: bool
-                 ) -> tuple[list, int | None]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(IN_DATABASE_SQL if in_database else CANONICAL_SQL, start, end)
-        return rows, await conn.fetchval(UNBALANCED_SQL, start, end)
+class _Sqlite:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    async def __aenter__(self) -> _Sqlite:
+        self.conn = await self.engine.get_connection()
+        self.conn.row_factory = None
+        await self.conn.execute("BEGIN")  # one snapshot for every read below
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.conn.execute("ROLLBACK")
+        finally:
+            await self.conn.close()
+
+    def sql(self, text: str) -> str:
+        return text.replace("$since", "?")
+
+    async def fetch(self, text: str, *args: object) -> list:
+        async with self.conn.execute(self.sql(text), args) as cursor:
+            return list(await cursor.fetchall())
+
+    async def chunks(self, text: str, *args: object) -> AsyncIterator[list]:
+        async with self.conn.execute(self.sql(text), args) as cursor:
+            while batch := await cursor.fetchmany(CHUNK):
+                yield batch
 
 
-async def _verify_pg(dsn: str, upto: int | None, in_database: bool) -> VerifyReport:
-    # Two connections build the next chunks while this process hashes the current one.
-    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
+def _queries(since: bool) -> dict[str, str]:
+    entry_where = "WHERE seq > $since " if since else ""
+    posting_where = "AND entry_seq > $since " if since else ""
+    return {
+        "accounts": f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM account",  # noqa: S608
+        "entries": f"SELECT {', '.join(ENTRY_COLUMNS)} FROM journal_entry "  # noqa: S608
+                   f"{entry_where}ORDER BY seq",
+        "postings": f"SELECT {', '.join(POSTING_COLUMNS)} FROM posting "  # noqa: S608
+                    f"WHERE entry_seq IS NOT NULL {posting_where}ORDER BY entry_seq, id",
+        "count_entries": f"SELECT count(*) FROM journal_entry {entry_where}",  # noqa: S608
+        "count_postings": "SELECT count(*) FROM posting "  # noqa: S608
+                          + ("WHERE entry_seq > $since" if since else ""),
+        "stray_posting": "SELECT id, entry, entry_seq FROM posting "
+                         "WHERE entry_seq IS NULL LIMIT 1",
+    }
+
+
+# The check ---------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _date(value: object) -> str:
+    return value if isinstance(value, str) else value.isoformat()  # type: ignore[union-attr]
+
+
+def _time(value: object) -> str:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return timestamp(value)  # type: ignore[arg-type]
+
+
+class _Fail(Exception):
+    def __init__(self, mismatch: Mismatch) -> None:
+        self.mismatch = mismatch
+
+
+def _accounts(rows: list) -> tuple[dict, dict]:
+    """raw id → ((id, contract, organisation, code) as text, currency) for whole accounts,
+    and raw id → the NULL column's name for accounts that are not."""
+    whole, broken = {}, {}
+    for r in rows:
+        if None in tuple(r):
+            broken[r[0]] = next(n for n, v in zip(ACCOUNT_COLUMNS, r, strict=True) if v is None)
+        else:
+            whole[r[0]] = ((_text(r[0]), _text(r[1]), _text(r[2]), r[3]), r[4])
+    return whole, broken
+
+
+async def _check(source, since: JournalState | None, capture_at: int | None) -> VerifyReport:
+    q = _queries(since is not None)
+    args = () if since is None else (since.seq,)
+    accounts, broken = _accounts(await source.fetch(q["accounts"]))
+    entry_count = (await source.fetch(q["count_entries"], *args))[0][0]
+    posting_count = (await source.fetch(q["count_postings"], *args))[0][0]
+
+    # Balances per account id while reading; per (contract, organisation, code, currency)
+    # at the end. A checkpoint's balances come keyed by facts and stay so.
+    by_id: dict[object, int] = defaultdict(int)
+    start_balances: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    prev, expected = GENESIS, 1
+    if since is not None:
+        prev, expected = since.head_hash, since.seq + 1
+        for a in since.accounts:
+            start_balances[(a.contract, a.organisation, a.code, a.currency)] += a.balance
+
+    def state_now() -> list[AccountBalance]:
+        return _account_list(_by_facts(by_id, accounts, start_balances))
+
+    captured = None
+    if capture_at is not None and since is not None and capture_at == since.seq:
+        captured = JournalState(seq=since.seq, head_hash=since.head_hash,
+                                accounts=state_now())
+    entries_seen = postings_seen = 0
+    sha256, fromhex = hashlib.sha256, bytes.fromhex
+    mismatch: Mismatch | None = None
+    pit = aiter(source.chunks(q["postings"], *args))
+    prows: list = []
+    pi, pdone = 0, False
+    last_time = last_time_text = last_date = last_date_text = None
+    last_contract = last_contract_text = None
     try:
-        last = await pool.fetchval("SELECT coalesce(max(seq), 0) FROM journal_entry")
-        if upto is not None:
-            last = min(last, upto)
-        starts = list(range(1, last + 1, CHUNK))
-        pending = [asyncio.ensure_future(_fetch(pool, s, min(last, s + CHUNK - 1),
-                                                in_database)) for s in starts[:2]]
-        prev, expected, count = GENESIS, 1, 0
-        mismatch: Mismatch | None = None
-        sha256 = hashlib.sha256
-        for k in range(len(starts)):
-            rows, unbalanced = await pending[k]
-            if k + 2 < len(starts):
-                s = starts[k + 2]
-                pending.append(asyncio.ensure_future(
-                    _fetch(pool, s, min(last, s + CHUNK - 1), in_database)))
-            if in_database:
-                mismatch = _check_chunk(rows, unbalanced, expected, prev)
-                if mismatch is None and rows:
-                    expected, prev = rows[-1][0] + 1, rows[-1][3]
-                    count = expected - 1
-            for seq, entry_id, canonical, prev_hash, digest, n in ([] if in_database else rows):
-                problem = None
+        async for chunk in source.chunks(q["entries"], *args):
+            for row in chunk:
+                raw_id, seq = row[0], row[1]
+                entry_id = "" if raw_id is None else _text(raw_id)
+                if None in tuple(row):
+                    name = next(n for n, v in zip(ENTRY_COLUMNS, row, strict=True) if v is None)
+                    raise _Fail(Mismatch(seq=seq if seq is not None else expected,
+                                         entry_id=entry_id,
+                                         problem=f"the entry's {name} is NULL"))
                 if seq != expected:
-                    problem = f"sequence jumps from {expected - 1} to {seq}"
-                elif prev_hash != prev:
-                    problem = "prev_hash does not match the hash of the entry before"
-                elif sha256(bytes.fromhex(prev) + canonical.encode()).hexdigest() != digest:
-                    problem = "the stored hash does not match the entry's contents"
-                elif n < 2 or seq == unbalanced:
-                    problem = "the postings do not balance"
+                    problem = (f"entry {seq} appears twice" if seq < expected
+                               else f"the sequence jumps from {expected - 1} to {seq}")
+                    raise _Fail(Mismatch(seq=seq, entry_id=entry_id, problem=problem))
+                if row[9] != prev:
+                    raise _Fail(Mismatch(seq=seq, entry_id=entry_id, problem=(
+                        "prev_hash does not match the hash of the entry before")))
+                lines, moves = [], []
+                while True:
+                    if pi >= len(prows):
+                        if pdone:
+                            break
+                        try:
+                            prows, pi = await anext(pit), 0
+                        except StopAsyncIteration:
+                            pdone = True
+                        continue
+                    p = prows[pi]
+                    if p[2] > seq:
+                        break
+                    pi += 1
+                    account = accounts.get(p[3])
+                    if (p[2] < seq or p[1] != raw_id or None in tuple(p) or account is None
+                            or account[1] != p[5]):
+                        _posting_problem(p, seq, entry_id, account, broken)
+                    lines.append((*account[0], p[5], p[4]))
+                    moves.append((p[3], p[4]))
+                postings_seen += len(lines)
+                if row[4] != last_time:
+                    last_time, last_time_text = row[4], _time(row[4])
+                if row[3] != last_date:
+                    last_date, last_date_text = row[3], _date(row[3])
+                if row[5] != last_contract:
+                    last_contract, last_contract_text = row[5], _text(row[5])
+                digest = sha256(fromhex(prev) + canonical_bytes(
+                    seq, entry_id, row[2], last_date_text, last_time_text, last_contract_text,
+                    row[6], row[7] or None, row[8], lines)).hexdigest()
+                if digest != row[10]:
+                    raise _Fail(Mismatch(seq=seq, entry_id=entry_id, problem=(
+                        "the stored hash does not match the entry's contents")))
+                problem = check_entry([(line[4], line[5]) for line in lines])
                 if problem:
-                    mismatch = Mismatch(seq=seq, entry_id=entry_id, problem=problem)
-                    break
-                prev, expected, count = digest, seq + 1, count + 1
-            if mismatch:
-                break
-        for task in pending:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if mismatch is None and count < last:
-            mismatch = Mismatch(seq=expected, entry_id="", problem="the entry is missing")
-        if mismatch is not None:
-            count = expected = mismatch.seq
-            count -= 1
-            prev = await pool.fetchval("SELECT hash FROM journal_entry WHERE seq = $1",
-                                       mismatch.seq - 1) or GENESIS
-            if not mismatch.entry_id:
-                found = await pool.fetchval("SELECT id::text FROM journal_entry WHERE seq = $1",
-                                            mismatch.seq)
-                mismatch.entry_id = found or ""
-        totals: dict[str, dict[str, int]] = defaultdict(dict)
-        trial: dict[str, int] = defaultdict(int)
-        for code, currency, total in await pool.fetch(TOTALS_SQL, expected - 1):
-            totals[currency][code] = total
-            trial[currency] += total
-    finally:
-        await pool.close()
-    return VerifyReport(
-        ok=mismatch is None and not any(trial.values()), entries=count,
-        head_seq=expected - 1, head_hash=prev,
-        totals={c: dict(sorted(v.items())) for c, v in totals.items()},
-        first_mismatch=mismatch, trial_balance=dict(trial))
+                    raise _Fail(Mismatch(seq=seq, entry_id=entry_id, problem=problem))
+                for account_id, amount in moves:
+                    by_id[account_id] += amount
+                prev, expected = row[10], seq + 1
+                entries_seen += 1
+                if seq == capture_at:
+                    captured = JournalState(seq=seq, head_hash=prev, accounts=state_now())
+        stray = prows[pi] if pi < len(prows) else None
+        if stray is None and not pdone:
+            stray = next(iter(await anext(pit, [])), None)
+        if stray is not None:
+            raise _Fail(Mismatch(seq=stray[2], entry_id=_text(stray[1]), posting_id=_text(
+                stray[0]), problem=f"posting {stray[0]} names entry sequence {stray[2]}, "
+                                   "which is not in the chain"))
+        if postings_seen != posting_count:
+            row = (await source.fetch(q["stray_posting"]) or [(None, None, None)])[0]
+            raise _Fail(Mismatch(seq=expected, entry_id=_text(row[1] or ""),
+                                 posting_id=None if row[0] is None else _text(row[0]),
+                                 problem=f"{posting_count - postings_seen} posting(s) "
+                                         "belong to no entry of the chain"))
+        if entries_seen != entry_count:
+            raise _Fail(Mismatch(seq=expected, entry_id="", problem=(
+                f"{entry_count - entries_seen} entr(y/ies) lie outside the chain")))
+    except _Fail as fail:
+        mismatch = fail.mismatch
 
-
-def _check_chunk(rows: list, unbalanced: int | None, expected: int, prev: str
-                 ) -> Mismatch | None:
-    """A chunk checked in the database: its first row must continue the chain; otherwise
-    the earliest row that failed, or the earliest unbalanced entry."""
-    if not rows:
-        return None
-    seq, entry_id, prev_hash = rows[0][0], rows[0][1], rows[0][2]
-    if seq != expected:
-        return Mismatch(seq=seq, entry_id=entry_id,
-                        problem=f"sequence jumps from {expected - 1} to {seq}")
-    if prev_hash != prev:
-        return Mismatch(seq=seq, entry_id=entry_id, problem=PROBLEMS["link"])
-    found = [(r[0], r[1], PROBLEMS[r[5]]) for r in rows if r[5]][:1]
-    if unbalanced is not None:
-        found.append((unbalanced, "", PROBLEMS["postings"]))
-    if not found:
-        return None
-    seq, entry_id, problem = min(found)
-    return Mismatch(seq=seq, entry_id=entry_id, problem=problem)
-
-
-async def _piccolo_rows() -> AsyncIterator[tuple[Row, list[tuple]]]:
-    last = await JournalEntry.select(JournalEntry.seq).order_by(
-        JournalEntry.seq, ascending=False).first()
-    for start in range(1, (last["seq"] if last else 0) + 1, CHUNK):
-        end = start + CHUNK - 1
-        entries = await JournalEntry.select().where(
-            (JournalEntry.seq >= start) & (JournalEntry.seq <= end)).order_by(JournalEntry.seq)
-        grouped: dict[int, list[tuple]] = defaultdict(list)
-        for p in await Posting.select(Posting.entry_seq, Posting.account, Posting.currency,
-                                      Posting.amount,
-                                      Posting.account.code.as_alias("code")).where(
-                (Posting.entry_seq >= start) & (Posting.entry_seq <= end)):
-            grouped[p["entry_seq"]].append((str(p["account"]), p["currency"], p["amount"],
-                                            p["code"]))
-        for e in entries:
-            row = (e["seq"], str(e["id"]), e["kind"], e["effective_on"].isoformat(),
-                   e["recorded_at"], None if e["contract"] is None else str(e["contract"]),
-                   e["idempotency_key"], e["reverses"], e["memo"], e["prev_hash"], e["hash"])
-            yield row, grouped.get(e["seq"], [])
-
-
-async def verify(dsn: str | None = None, *, upto: int | None = None,
-                 independent: bool = False) -> VerifyReport:
-    """`dsn`: a PostgreSQL URL to stream from; otherwise the bound engine (SQLite).
-
-    On PostgreSQL the hashes are recomputed inside the database unless `independent`, when
-    they are recomputed here in Python from the canonical bytes the database builds.
-    """
-    if dsn:
-        return await _verify_pg(dsn, upto, in_database=not independent)
-    rows = _piccolo_rows()
-    prev, expected_seq, count = GENESIS, 1, 0
+    head_seq = expected - 1
+    account_list = state_now()
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     trial: dict[str, int] = defaultdict(int)
-    sha256 = hashlib.sha256
-    mismatch: Mismatch | None = None
-    async for e, postings in rows:
-        seq = e[0]
-        if upto is not None and seq > upto:
-            break
-        problem = None
-        if seq != expected_seq:
-            problem = f"sequence jumps from {expected_seq - 1} to {seq}"
-        elif e[9] != prev:
-            problem = "prev_hash does not match the hash of the entry before"
-        else:
-            lines = sorted((p[0], p[1], p[2]) for p in postings)
-            canonical = _encode([
-                FORMAT_VERSION, seq, e[1], e[2], e[3],
-                e[4] if isinstance(e[4], str) else timestamp(e[4]), e[5], e[6], e[7], e[8],
-                [list(p) for p in lines]])
-            digest = sha256(bytes.fromhex(prev) + canonical).hexdigest()
-            if digest != e[10]:
-                problem = "the stored hash does not match the entry's contents"
-            else:
-                sums: dict[str, int] = defaultdict(int)
-                for _, currency, amount in lines:
-                    sums[currency] += amount
-                off = {c: t for c, t in sums.items() if t}
-                if len(lines) < 2 or off:
-                    problem = f"the postings do not balance: {dict(off)}"
-        if problem:
-            mismatch = Mismatch(seq=seq, entry_id=e[1], problem=problem)
-            break
-        for _, currency, amount, code in postings:
-            totals[currency][code] += amount
-            trial[currency] += amount
-        prev, expected_seq, count = e[10], seq + 1, count + 1
+    for a in account_list:
+        totals[a.currency][a.code] += a.balance
+        trial[a.currency] += a.balance
     return VerifyReport(
-        ok=mismatch is None and not any(trial.values()), entries=count,
-        head_seq=expected_seq - 1, head_hash=prev,
-        totals={c: dict(sorted(v.items())) for c, v in totals.items()},
-        first_mismatch=mismatch, trial_balance=dict(trial))
+        ok=mismatch is None and not any(trial.values()),
+        entries=head_seq, head_seq=head_seq, head_hash=prev,
+        totals={c: dict(sorted(v.items())) for c, v in sorted(totals.items())},
+        first_mismatch=mismatch, trial_balance=dict(trial), accounts=account_list,
+        captured=captured)
+
+
+def _posting_problem(p, seq: int, entry_id: str, account, broken: dict) -> None:
+    """Raise the mismatch of a posting that does not belong where it is read."""
+    posting_id = "" if p[0] is None else _text(p[0])
+    for name, value in zip(POSTING_COLUMNS, p, strict=True):
+        if value is None:
+            raise _Fail(Mismatch(seq=seq, entry_id=entry_id, posting_id=posting_id,
+                                 problem=f"posting {posting_id}'s {name} is NULL"))
+    if p[2] < seq:
+        raise _Fail(Mismatch(seq=p[2], entry_id=_text(p[1]), posting_id=posting_id,
+                             problem=f"posting {posting_id} names entry sequence {p[2]}, "
+                                     "which is not in the chain"))
+    if _text(p[1]) != entry_id:
+        raise _Fail(Mismatch(seq=seq, entry_id=entry_id, posting_id=posting_id, problem=(
+            f"posting {posting_id} is filed under entry {seq} but names entry {p[1]}")))
+    account_id = _text(p[3])
+    if p[3] in broken:
+        raise _Fail(Mismatch(seq=seq, entry_id=entry_id, account_id=account_id,
+                             problem=f"account {account_id}'s {broken[p[3]]} is NULL"))
+    if account is None:
+        raise _Fail(Mismatch(seq=seq, entry_id=entry_id, posting_id=posting_id,
+                             account_id=account_id,
+                             problem=f"posting {posting_id}'s account {account_id} does "
+                                     "not exist"))
+    raise _Fail(Mismatch(seq=seq, entry_id=entry_id, account_id=account_id,
+                         posting_id=posting_id,
+                         problem=f"account {account_id} is in {account[1]} but posting "
+                                 f"{posting_id} is in {p[5]}"))
+
+
+def _by_facts(by_id: dict, accounts: dict, start: dict) -> dict:
+    out = defaultdict(int, start)
+    for account_id, amount in by_id.items():
+        (_, contract, organisation, code), currency = accounts[account_id]
+        out[(contract, organisation, code, currency)] += amount
+    return out
+
+
+def _account_list(balances: dict[tuple[str, str, str, str], int]) -> list[AccountBalance]:
+    return [AccountBalance(contract=k[0], organisation=k[1], code=k[2], currency=k[3],
+                           balance=v) for k, v in sorted(balances.items())]
+
+
+async def verify(dsn: str | None = None, *, since: JournalState | None = None,
+                 capture_at: int | None = None) -> VerifyReport:
+    """Verify the journal: `dsn` a PostgreSQL URL, otherwise the bound engine (SQLite).
+
+    `since`: start from this (signed) state instead of the first entry. `capture_at`: also
+    report the journal's state at that entry (`report.captured`).
+    """
+    source = _Postgres(dsn) if dsn else _Sqlite(JournalEntry._meta.db)
+    async with source:
+        return await _check(source, since, capture_at)
 
 
 def engine_dsn() -> str | None:
@@ -297,5 +382,3 @@ def engine_dsn() -> str | None:
     if engine.engine_type == "postgres":
         return engine.config.get("dsn")
     return None
-
-

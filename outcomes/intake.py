@@ -71,19 +71,21 @@ async def submit_claims(sub: Submission, rows: list[Row[ClaimIn]]) -> tuple[Batc
 
 
 async def _submit(sub: Submission, rows: list, process) -> tuple[BatchReport, bool]:
-    contract = await contracts.require_role(sub.principal, sub.contract_id, "provider")
-    if contract["status"] != "active":
-        raise Conflict(f"the contract is {contract['status']}; it takes submissions only "
-                       "while active", code="contract_not_active")
+    await contracts.require_role(sub.principal, sub.contract_id, "provider")
     replay = await _replay(sub)
     if replay is not None:
         return replay, True
     try:
         async with write_transaction():
-            await contracts.lock(sub.contract_id)
+            # Status, version and terms are read after the lock: a suspension or variation
+            # that committed while this batch waited is what the batch is judged by.
+            contract = await contracts.locked(sub.principal, sub.contract_id, "provider")
             replay = await _replay(sub)  # a twin may have finished while we waited
             if replay is not None:
                 return replay, True
+            if contract["status"] != "active":
+                raise Conflict(f"the contract is {contract['status']}; it takes submissions "
+                               "only while active", code="contract_not_active")
             batch_id, at = new_id(), now()
             results, table, new_rows = await process(sub, contract, rows, batch_id, at)
             accepted = sum(r.status in ("accepted", "created", "unchanged") for r in results)

@@ -18,7 +18,7 @@ from contracts.errors import Conflict, Invalid, NotFound
 from contracts.identity import Principal, now
 from contracts.ids import new_id
 from contracts.money import Money
-from ledger import entries
+from ledger import checkpoints, entries
 from ledger.balances import accrual_parts
 from ledger.posting import post
 from outcomes import usage
@@ -39,11 +39,11 @@ def _out(r: dict) -> PaymentRunOut:
 
 async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn,
                      idempotency_key: str | None, body_hash: str) -> tuple[PaymentRunOut, bool]:
-    contract = await contracts.require_commissioner(principal, contract_id)
+    await contracts.require_commissioner(principal, contract_id)
     if data.period_to < data.period_from:
         raise Invalid("the period ends before it starts", code="period_inverted")
     async with write_transaction():
-        await contracts.lock(contract_id)
+        contract = await contracts.locked(principal, contract_id, "commissioner")
         if idempotency_key:
             earlier = await PaymentRun.select().where(
                 (PaymentRun.contract == contract_id)
@@ -100,7 +100,7 @@ async def run_claims(principal: Principal, run_id: UUID) -> list[UUID]:
 async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
     run = await _run_for_commissioner(principal, run_id)
     async with write_transaction():
-        await contracts.lock(run["contract"])
+        await contracts.locked(principal, run["contract"], "commissioner")
         updated = await PaymentRun.update({
             PaymentRun.status: "approved", PaymentRun.approved_at: now(),
             PaymentRun.approved_by: principal.label,
@@ -119,7 +119,7 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
     """Book the payments. Paying a paid run again changes nothing."""
     run = await _run_for_commissioner(principal, run_id)
     async with write_transaction():
-        await contracts.lock(run["contract"])
+        await contracts.locked(principal, run["contract"], "commissioner")
         current = await PaymentRun.select().where(PaymentRun.id == run_id).first()
         if current["status"] == "paid":
             return _out(current)
@@ -146,6 +146,8 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
         await PaymentRun.update({PaymentRun.status: "paid", PaymentRun.paid_at: at,
                                  PaymentRun.paid_by: principal.label}).where(
             PaymentRun.id == run_id)
+    # What was paid is signed at once, so that nothing paid lies after the last checkpoint.
+    await checkpoints.write_after_change()
     return await get_run(principal, run_id)
 
 
@@ -154,11 +156,11 @@ async def clawback(principal: Principal, claim_id: UUID, reason: str) -> None:
     if claim is None:
         raise NotFound("no such claim", code="claim_not_found")
     try:
-        contract = await contracts.require_commissioner(principal, claim["contract"])
+        await contracts.require_commissioner(principal, claim["contract"])
     except NotFound:
         raise NotFound("no such claim", code="claim_not_found") from None
     async with write_transaction():
-        await contracts.lock(claim["contract"])
+        contract = await contracts.locked(principal, claim["contract"], "commissioner")
         row = await Claim.select(Claim.status, Claim.line_code, Claim.amount).where(
             Claim.id == claim_id).first()
         if row["status"] == "reversed":

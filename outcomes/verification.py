@@ -38,10 +38,10 @@ def _event(claim_id: UUID, from_status: str, to_status: str, reason: str,
 
 
 async def draw_sample(principal: Principal, contract_id: UUID, seed: str | None) -> SampleOut:
-    contract = await contracts.require_commissioner(principal, contract_id)
+    await contracts.require_commissioner(principal, contract_id)
     seed = seed or sampling.new_seed()
     async with write_transaction():
-        await contracts.lock(contract_id)
+        contract = await contracts.locked(principal, contract_id, "commissioner")
         terms = await contracts.current_terms(contract_id, contract["version"])
         population = [r["id"] for r in await Claim.select(Claim.id).where(
             (Claim.contract == contract_id) & (Claim.status == "accepted")
@@ -83,7 +83,7 @@ async def decide(principal: Principal, claim_id: UUID, action: str, reason: str)
     claim = await _claim_for_commissioner(principal, claim_id)
     allowed, target = DECISIONS[action]
     async with write_transaction():
-        await contracts.lock(claim["contract"])
+        await contracts.locked(principal, claim["contract"], "commissioner")
         current = await Claim.select(Claim.status, Claim.line_code, Claim.amount).where(
             Claim.id == claim_id).first()
         if current["status"] not in allowed:
@@ -103,10 +103,12 @@ async def approve(principal: Principal, contract_id: UUID, claim_ids: list[UUID]
                   reason: str) -> ApprovalOut:
     """Approve claims and accrue them in the journal, all or none. Approving a claim that is
     already approved or paid changes nothing (it is accrued once, whoever asks how often)."""
-    contract = await contracts.require_commissioner(principal, contract_id)
+    await contracts.require_commissioner(principal, contract_id)
     wanted = list(dict.fromkeys(claim_ids))
     async with write_transaction():
-        await contracts.lock(contract_id)
+        # Terms, caps and totals as they are under the lock: a variation that lowered the
+        # cap, or an approval that committed while this one waited, counts.
+        contract = await contracts.locked(principal, contract_id, "commissioner")
         terms = await contracts.current_terms(contract_id, contract["version"])
         rows = {}
         for i in range(0, len(wanted), CHUNK):

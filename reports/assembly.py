@@ -480,7 +480,7 @@ async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.
         (Posting.entry.contract == contract_id) & (Posting.entry.effective_on >= period_from)
         & (Posting.entry.effective_on <= period_to)).order_by(Posting.entry_seq)
     accounts = {r["id"]: r for r in await Account.select(
-        Account.id, Account.code, Account.organisation,
+        Account.id, Account.code, Account.organisation, Account.contract, Account.currency,
         Account.organisation.identifier.as_alias("identifier")).where(
         Account.contract == contract_id)}
     by_seq: dict[int, list] = defaultdict(list)
@@ -506,16 +506,17 @@ async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.
         json_entries.append({
             "seq": e["seq"], "id": str(e["id"]), "kind": e["kind"], "effective_on": on,
             "recorded_at": recorded, "contract": str(e["contract"]),
-            "idempotency_key": e["idempotency_key"], "reverses": e["reverses"],
-            "memo": e["memo"], "postings": [[str(p["account"]), p["currency"], p["amount"]]
-                                            for p in legs],
+            "idempotency_key": e["idempotency_key"], "reverses": e["reverses"] or None,
+            "memo": e["memo"], "postings": [_posting_facts(p, accounts) for p in legs],
             "prev_hash": e["prev_hash"], "hash": e["hash"]})
     document = {
         "format": "virker-journal-v1", "contract_id": str(contract_id),
         "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
         "hash": "sha256(bytes.fromhex(prev_hash) || canonical); canonical = JSON array "
-                "[1, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, "
-                "reverses, memo, postings], no whitespace (docs/ledger.md)",
+                "[2, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, "
+                "reverses, memo, postings], each posting [account, account_contract, "
+                "account_organisation, account_code, currency, amount], no whitespace "
+                "(docs/ledger.md)",
         "accounts": {str(k): {"code": a["code"], "organisation": str(a["organisation"]),
                               "organisation_identifier": a["identifier"]}
                      for k, a in accounts.items()},
@@ -529,6 +530,15 @@ async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.
                    data=msgspec.json.encode(document), rows=len(entries),
                    description="The same entries as JSON, with every field the hash chain "
                                "covers, so that each entry's hash can be recomputed")]
+
+
+def _posting_facts(p: dict, accounts: dict) -> list:
+    """A posting as the hash covers it: the account and what it is, currency, amount."""
+    a = accounts.get(p["account"])
+    if a is None:
+        return [str(p["account"]), None, None, None, p["currency"], p["amount"]]
+    return [str(p["account"]), str(a["contract"]), str(a["organisation"]), a["code"],
+            p["currency"], p["amount"]]
 
 
 def _rejection_file(rejected: list) -> Attachment:

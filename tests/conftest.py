@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ import pytest
 from piccolo.engine.base import Engine
 
 os.environ.setdefault("VIRKER_SECRET_KEY", "test-secret-" + "x" * 32)
+# Checkpoints written after payment runs are signed with a key of the test session's own.
+os.environ.setdefault("VIRKER_CHECKPOINT_KEY",
+                      os.path.join(tempfile.mkdtemp(prefix="virker-keys-"), "signing.key"))
 
 from contracts.database import bind, make_engine, migrate
 

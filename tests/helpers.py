@@ -10,7 +10,7 @@ from uuid import UUID
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from contracts import directory, library, service
+from contracts import consent, directory, library, service
 from contracts.identity import Principal
 from contracts.schemas import ApiKeyIn, ContractIn, MetricIn, OrganisationIn
 from ledger import commitments
@@ -152,6 +152,10 @@ async def active_contract(w: World, **over: Any) -> UUID:
     body["terms"] = intake_terms([(w.ids["commissioner"], 6000),
                                   (w.ids["co_commissioner"], 4000)], [w.ids["auditor"]], **over)
     contract = await service.create_contract(None, msgspec.convert(body, ContractIn))
+    # Each commissioner accepts the terms it commits money under; activating is the
+    # commissioner's own acceptance.
+    await consent.accept_version(principal(w.ids["co_commissioner"], "commissioner"),
+                                 contract.id, contract.version)
     await commitments.activate(principal(w.ids["commissioner"], "commissioner"), contract.id,
                                "signed")
     return contract.id

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from api.auth import principal_of
-from contracts import library, service
+from api.auth import AUDITOR_MAY_WRITE, principal_of
+from contracts import consent, library, service
 from contracts.errors import Invalid
 from contracts.schemas import (
+    AcceptanceIn,
+    AcceptanceOut,
     ContractEventOut,
     ContractIn,
     ContractOut,
@@ -20,6 +23,7 @@ from contracts.schemas import (
     MetricIn,
     MetricOut,
     Page,
+    ProposalOut,
     TransitionIn,
     VariationIn,
 )
@@ -80,10 +84,58 @@ class ContractController(Controller):
                        ) -> list[ContractVersionOut]:
         return await service.list_versions(principal_of(request), contract_id)
 
-    @post("/{contract_id:uuid}/variations", summary="Vary the terms; earlier versions stay")
+    @post("/{contract_id:uuid}/variations",
+          summary="Propose a variation: 201 applied at once, 202 awaiting acceptances",
+          description="A variation that changes a commissioner's share, or the cap, rates, "
+                      "periods or sampling of an active contract, needs the acceptance of "
+                      "every commissioner it affects; removing an auditor needs the "
+                      "auditor's acknowledgement. `effective_on` (default today) may be "
+                      "neither before today nor within a paid period.",
+          responses={202: ResponseSpec(data_container=ProposalOut,
+                                       description="Recorded; awaiting acceptances")})
     async def vary(self, request: Request, contract_id: FromPath[UUID], data: JSONBody[VariationIn]
-                   ) -> ContractOut:
-        return await commitments.vary(principal_of(request), contract_id, data)
+                   ) -> Response[ProposalOut]:
+        out = await commitments.vary(principal_of(request), contract_id, data)
+        return Response(out, status_code=201 if out.status == "applied" else 202)
+
+    @get("/{contract_id:uuid}/proposals", summary="Proposed variations and who accepted them")
+    async def proposals(self, request: Request, contract_id: FromPath[UUID]
+                        ) -> list[ProposalOut]:
+        return await consent.list_proposals(principal_of(request), contract_id)
+
+    @get("/{contract_id:uuid}/proposals/{proposal_id:uuid}", summary="One proposed variation")
+    async def proposal(self, request: Request, contract_id: FromPath[UUID],
+                       proposal_id: FromPath[UUID]) -> ProposalOut:
+        return await consent.get_proposal(principal_of(request), contract_id, proposal_id)
+
+    @post("/{contract_id:uuid}/proposals/{proposal_id:uuid}/accept", status_code=200,
+          opt={AUDITOR_MAY_WRITE: True},
+          summary="Accept a proposed variation for your organisation",
+          description="Commissioners and auditors the proposal awaits accept for their own "
+                      "organisation; an administrator may acknowledge an auditor's removal. "
+                      "The last acceptance needed applies the variation.")
+    async def accept(self, request: Request, contract_id: FromPath[UUID],
+                     proposal_id: FromPath[UUID]) -> ProposalOut:
+        return await commitments.accept(principal_of(request), contract_id, proposal_id)
+
+    @post("/{contract_id:uuid}/proposals/{proposal_id:uuid}/withdraw", status_code=200,
+          summary="Withdraw a pending variation your organisation proposed")
+    async def withdraw(self, request: Request, contract_id: FromPath[UUID],
+                       proposal_id: FromPath[UUID]) -> ProposalOut:
+        return await consent.withdraw(principal_of(request), contract_id, proposal_id)
+
+    @get("/{contract_id:uuid}/acceptances", summary="Every recorded acceptance: who and when")
+    async def acceptances(self, request: Request, contract_id: FromPath[UUID]
+                          ) -> list[AcceptanceOut]:
+        return await consent.list_acceptances(principal_of(request), contract_id)
+
+    @post("/{contract_id:uuid}/acceptances",
+          summary="Accept a draft's terms (the version named) for your organisation",
+          description="A contract with several commissioners activates only when each has "
+                      "accepted its current version.")
+    async def accept_terms(self, request: Request, contract_id: FromPath[UUID],
+                           data: JSONBody[AcceptanceIn]) -> AcceptanceOut:
+        return await consent.accept_version(principal_of(request), contract_id, data.version)
 
     @get("/{contract_id:uuid}/events", summary="Status history")
     async def events(self, request: Request, contract_id: FromPath[UUID]
@@ -91,7 +143,9 @@ class ContractController(Controller):
         return await service.list_events(principal_of(request), contract_id)
 
     @post("/{contract_id:uuid}/activate", status_code=200,
-          summary="Activate a draft: the terms become binding")
+          summary="Activate a draft: the terms become binding",
+          description="Records your organisation's acceptance of the current version; "
+                      "409 `acceptance_missing` until every commissioner has accepted it.")
     async def activate(self, request: Request, contract_id: FromPath[UUID],
                        data: JSONBody[TransitionIn | None] = None) -> ContractOut:
         return await _transition(request, contract_id, "activate", data)

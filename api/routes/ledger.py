@@ -10,12 +10,12 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.auth import principal_of
+from api.auth import idempotency_key, principal_of
 from contracts import service as contracts
 from contracts.errors import Forbidden, NotFound
-from contracts.identity import now
+from contracts.identity import Principal, now
 from ledger.balances import ContractBalance, contract_balance, organisation_balances
-from ledger.verify import VerifyReport, engine_dsn, verify
+from ledger.verify import Mismatch, VerifyReport, engine_dsn, verify
 from outcomes import payments, queries
 from outcomes.schemas import ClaimDetail, DecisionIn, PaymentRunIn, PaymentRunOut
 
@@ -24,6 +24,40 @@ class OrganisationBalance(msgspec.Struct, kw_only=True):
     organisation_id: UUID
     on: dt.date
     balances: dict[str, dict[str, int]]
+
+
+class AuditedContract(msgspec.Struct, kw_only=True):
+    """A contract the calling auditor is assigned to, with its balance today."""
+
+    contract_id: UUID
+    reference: str
+    balance: ContractBalance
+
+
+class AuditorVerifyReport(msgspec.Struct, kw_only=True):
+    """The journal check as an auditor sees it: whether the whole chain holds, but amounts
+    only for the contracts it audits (the whole-ledger totals are the operator's)."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_mismatch: Mismatch | None = None
+    contracts: list[AuditedContract] = []
+
+
+async def _audited(principal: Principal) -> list[AuditedContract]:
+    """The contracts `principal` is a party to, as contracts.service lists them."""
+    today, out, cursor = now().date(), [], None
+    while True:
+        page = await contracts.list_contracts(principal, cursor=cursor, limit=200)
+        for c in page.items:
+            out.append(AuditedContract(contract_id=c.id, reference=c.reference,
+                                       balance=await contract_balance(c.id, c.currency,
+                                                                      today)))
+        if page.next_cursor is None:
+            return out
+        cursor = UUID(page.next_cursor)
 
 
 class LedgerController(Controller):
@@ -51,17 +85,27 @@ class LedgerController(Controller):
             balances.setdefault(currency, {})[code] = amount
         return OrganisationBalance(organisation_id=org_id, on=day, balances=balances)
 
-    @get("/ledger/verify", summary="Recompute the hash chain and balances (auditors)")
-    async def verify(self, request: Request) -> VerifyReport:
-        if principal_of(request).role not in ("auditor", "admin"):
+    @get("/ledger/verify", summary="Recompute the hash chain and balances (auditors)",
+         description="An administrator gets the whole report, totals included. An auditor "
+                     "gets whether the chain holds, and the balances of the contracts it "
+                     "audits, nothing else.")
+    async def verify(self, request: Request) -> VerifyReport | AuditorVerifyReport:
+        principal = principal_of(request)
+        if principal.role not in ("auditor", "admin"):
             raise Forbidden("the journal check is for auditors", code="auditor_only")
-        return await verify(engine_dsn())
+        report = await verify(engine_dsn())
+        if principal.is_admin:
+            return report
+        return AuditorVerifyReport(
+            ok=report.ok, entries=report.entries, head_seq=report.head_seq,
+            head_hash=report.head_hash, first_mismatch=report.first_mismatch,
+            contracts=await _audited(principal))
 
     @post("/contracts/{contract_id:uuid}/payment-runs",
           summary="Draft a payment run of the approved, unpaid claims achieved in a period")
     async def create_run(self, request: Request, contract_id: FromPath[UUID],
                          data: JSONBody[PaymentRunIn]) -> Response[PaymentRunOut]:
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
         run, replayed = await payments.create_run(principal_of(request), contract_id, data,
                                                   key, digest)

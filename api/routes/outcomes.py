@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from api.auth import principal_of
+from api.auth import idempotency_key, principal_of
 from api.routes.contracts import parse_cursor
-from contracts.errors import Invalid
 from contracts.schemas import Page
 from outcomes import intake, queries, verification
 from outcomes.parsing import parse_rows
@@ -37,7 +35,6 @@ from outcomes.schemas import (
 # 10,000 rows of JSON stay well under this; a larger body is refused with 413 before it is read.
 BATCH_BODY_LIMIT = 8 * 1024 * 1024
 BATCH = {"accepts": ("application/json", "text/csv")}
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 async def _submission(request: Request, contract_id: UUID, kind: str) -> tuple[
@@ -45,10 +42,7 @@ async def _submission(request: Request, contract_id: UUID, kind: str) -> tuple[
     body = await request.body()
     media_type = request.headers.get("content-type", "application/json").split(";")[0]
     media_type = media_type.strip().lower() or "application/json"
-    key = request.headers.get("idempotency-key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise Invalid("the Idempotency-Key is 1 to 200 visible ASCII characters",
-                      code="invalid_idempotency_key")
+    key = idempotency_key(request)
     digest = hashlib.sha256(media_type.encode() + b"\n" + body).hexdigest()
     sub = intake.Submission(principal=principal_of(request), contract_id=contract_id,
                             kind=kind, idempotency_key=key, body_hash=digest)

@@ -27,7 +27,7 @@ async def test_contract_endpoints_answer_each_role_as_agreed(api, world):
     cases = []
     for whose, read, write in (("own", READ, WRITE), ("other", READ_OTHER, WRITE_OTHER)):
         cid = w.contracts[whose]
-        for suffix in ("", "/variations", "/events"):
+        for suffix in ("", "/variations", "/events", "/proposals", "/acceptances"):
             cases.append(("GET", f"/api/v1/contracts/{cid}{suffix}", None, read))
         cases.append(("POST", f"/api/v1/contracts/{cid}/variations", "variation", write))
     wrong = []
@@ -51,9 +51,48 @@ async def test_lifecycle_actions_belong_to_the_contracts_commissioners(api, worl
         r = await api.post(f"/api/v1/contracts/{cid}/activate", headers=w.headers(role))
         assert r.status_code == expected, role
         assert r.json()["code"] in ("commissioner_only", "read_only", "contract_not_found")
+    # Either commissioner activates, once the other has accepted the same version.
+    r = await api.post(f"/api/v1/contracts/{cid}/acceptances", json={"version": 1},
+                       headers=w.headers("commissioner"))
+    assert r.status_code == 201, r.text
     r = await api.post(f"/api/v1/contracts/{cid}/activate", json={"reason": "signed"},
                        headers=w.headers("co_commissioner"))
     assert r.status_code == 200 and r.json()["status"] == "active"
+
+
+async def test_only_the_contracts_commissioners_accept_its_terms(api, world):
+    w = world
+    for whose, expected in (("own", {"commissioner": 201, "co_commissioner": 201,
+                                     "provider": 403, "auditor": 403, "admin": 403}),
+                            ("other", {"commissioner": 404, "co_commissioner": 404,
+                                       "provider": 404, "auditor": 403, "admin": 403})):
+        cid = w.contracts[whose]
+        for role in ROLES:
+            r = await api.post(f"/api/v1/contracts/{cid}/acceptances", json={"version": 1},
+                               headers=w.headers(role))
+            assert r.status_code == expected[role], (whose, role, r.text)
+            assert r.status_code < 400 or r.json()["code"] in (
+                "commissioner_only", "read_only", "contract_not_found")
+
+
+async def test_auditors_write_nothing_but_the_acknowledgement_of_their_removal(api, world):
+    """The one route open to an auditor's write is accepting a proposal; it still needs
+    the proposal to ask for that auditor's acknowledgement."""
+    w = world
+    cid = w.contracts["own"]
+    r = await api.post(f"/api/v1/contracts/{cid}/variations", json=variation_body(w),
+                       headers=w.headers("commissioner"))
+    assert r.status_code == 201
+    pid = r.json()["id"]
+    r = await api.post(f"/api/v1/contracts/{cid}/proposals/{pid}/accept",
+                       headers=w.headers("auditor"))
+    assert r.status_code == 403 and r.json()["code"] == "not_affected"
+    r = await api.post(f"/api/v1/contracts/{cid}/proposals/{pid}/withdraw",
+                       headers=w.headers("auditor"))
+    assert r.status_code == 403 and r.json()["code"] == "read_only"
+    r = await api.post(f"/api/v1/contracts/{cid}/acceptances", json={"version": 2},
+                       headers=w.headers("auditor"))
+    assert r.status_code == 403 and r.json()["code"] == "read_only"
 
 
 async def test_lists_show_only_what_the_caller_may_see(api, world):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from contracts.identity import now
 from tests.helpers import contract_body, terms
 
 
@@ -20,16 +23,30 @@ async def test_draft_activate_vary_and_read_history(api, world):
 
     r = await api.post(f"/api/v1/contracts/{cid}/activate", json={"reason": "signed"},
                        headers=boss)
+    assert r.status_code == 409 and r.json()["code"] == "acceptance_missing"
+    r = await api.post(f"/api/v1/contracts/{cid}/acceptances", json={"version": 1},
+                       headers=w.headers("co_commissioner"))
+    assert r.status_code == 201, r.text
+    r = await api.post(f"/api/v1/contracts/{cid}/activate", json={"reason": "signed"},
+                       headers=boss)
     assert r.json()["status"] == "active"
     r = await api.post(f"/api/v1/contracts/{cid}/activate", headers=boss)
     assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
 
     varied_terms = terms([(w.ids["commissioner"], 7000), (w.ids["co_commissioner"], 3000)],
                          [w.ids["auditor"]], cap={"amount": 150_000_000, "currency": "DKK"})
+    effective = (now().date() + dt.timedelta(days=30)).isoformat()
     r = await api.post(f"/api/v1/contracts/{cid}/variations",
-                       json={"reason": "top-up from the fund", "effective_on": "2025-01-01",
+                       json={"reason": "top-up from the fund", "effective_on": effective,
                              "terms": varied_terms}, headers=boss)
-    assert r.status_code == 201 and r.json()["version"] == 2
+    assert r.status_code == 202 and r.json()["status"] == "pending", r.text
+    proposal = r.json()
+    assert proposal["awaiting"] == [{"organisation_id": str(w.ids["co_commissioner"]),
+                                     "role": "commissioner"}]
+    r = await api.post(f"/api/v1/contracts/{cid}/proposals/{proposal['id']}/accept",
+                       headers=w.headers("co_commissioner"))
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
+    assert r.json()["contract"]["version"] == 2 and r.json()["applied_version"] == 2
     r = await api.post(f"/api/v1/contracts/{cid}/variations",
                        json={"reason": "", "terms": varied_terms}, headers=boss)
     assert r.status_code == 400  # a variation needs its reason
@@ -39,7 +56,7 @@ async def test_draft_activate_vary_and_read_history(api, world):
     assert [(v["version"], v["terms"]["cap"]["amount"]) for v in history] == [
         (1, 100_000_000), (2, 150_000_000)]
     assert history[1]["reason"] == "top-up from the fund"
-    assert history[1]["effective_on"] == "2025-01-01"
+    assert history[1]["effective_on"] == effective
     events = (await api.get(f"/api/v1/contracts/{cid}/events", headers=boss)).json()
     assert [e["to_status"] for e in events] == ["draft", "active"]
 

@@ -91,7 +91,10 @@ async def test_auditors_verify_the_journal_and_others_may_not(api, world):
     assert r.status_code == 200
     report = r.json()
     assert report["ok"] and report["entries"] >= 3 and report["first_mismatch"] is None
-    assert report["trial_balance"] == {"DKK": 0}
+    # An auditor sees the chain's integrity, and amounts only of its own contracts.
+    assert "trial_balance" not in report and "totals" not in report
+    r = await api.get("/api/v1/ledger/verify", headers=w.headers("admin"))
+    assert r.json()["trial_balance"] == {"DKK": 0}
     r = await api.get("/api/v1/ledger/verify", headers=w.headers("provider"))
     assert r.status_code == 403 and r.json()["code"] == "auditor_only"
 
@@ -104,7 +107,13 @@ async def test_a_variation_commits_the_difference(api, world):
     bigger = {**current, "cap": {"amount": 120_000_000, "currency": "DKK"}}
     r = await api.post(f"/api/v1/contracts/{cid}/variations",
                        json={"reason": "top-up from the fund", "terms": bigger}, headers=boss)
-    assert r.status_code == 201, r.text
+    # A bigger cap commits the co-commissioner's money too: it waits for its acceptance.
+    assert r.status_code == 202, r.text
+    b = (await api.get(f"/api/v1/contracts/{cid}/balance", headers=boss)).json()
+    assert b["committed"] == 100_000_000
+    r = await api.post(f"/api/v1/contracts/{cid}/proposals/{r.json()['id']}/accept",
+                       headers=w.headers("co_commissioner"))
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
     b = (await api.get(f"/api/v1/contracts/{cid}/balance", headers=boss)).json()
     assert b["committed"] == 120_000_000 and b["remaining"] == 114_000_000
     too_small = {**current, "cap": {"amount": 5_000_000, "currency": "DKK"}}

@@ -7,10 +7,11 @@ import asyncio
 import msgspec
 import pytest
 
-from contracts import directory, service
+from contracts import consent, directory, service
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from contracts.schemas import ApiKeyIn, ContractTerms, UserIn, VariationIn
 from contracts.tables import ApiKey
+from ledger import commitments
 from tests.helpers import principal, terms, world
 
 
@@ -20,15 +21,26 @@ def variation(w, reason="price rise agreed", **over) -> VariationIn:
     return msgspec.convert(dict(reason=reason, terms=t), VariationIn)
 
 
+async def activate_own(w):
+    """The world's co-commissioned draft, accepted by both commissioners and active."""
+    cid = w.contracts["own"]
+    await consent.accept_version(principal(w.ids["co_commissioner"], "commissioner"), cid, 1)
+    await commitments.activate(principal(w.ids["commissioner"], "commissioner"), cid, "signed")
+    return cid
+
+
 async def test_a_variation_adds_a_version_and_keeps_what_was_agreed(db):
     w = await world()
     boss = principal(w.ids["commissioner"], "commissioner")
-    cid = w.contracts["own"]
-    await service.transition(boss, cid, "activate", "signed")
-    varied = await service.vary_contract(
+    cid = await activate_own(w)
+    proposed = await commitments.vary(
         boss, cid, variation(w, cap={"amount": 120_000_000, "currency": "DKK"}))
-    assert varied.version == 2
-    assert varied.terms.cap.amount == 120_000_000
+    # A bigger cap commits both commissioners' money: the co-commissioner accepts too.
+    assert proposed.status == "pending" and proposed.contract.version == 1
+    varied = await commitments.accept(principal(w.ids["co_commissioner"], "commissioner"),
+                                      cid, proposed.id)
+    assert varied.status == "applied" and varied.contract.version == 2
+    assert varied.contract.terms.cap.amount == 120_000_000
     versions = await service.list_versions(boss, cid)
     assert [v.version for v in versions] == [1, 2]
     assert versions[0].terms.cap.amount == 100_000_000
@@ -39,10 +51,9 @@ async def test_a_variation_adds_a_version_and_keeps_what_was_agreed(db):
 async def test_an_active_contract_cannot_be_varied_into_invalid_terms(db):
     w = await world()
     boss = principal(w.ids["commissioner"], "commissioner")
-    cid = w.contracts["own"]
-    await service.transition(boss, cid, "activate", "signed")
+    cid = await activate_own(w)
     with pytest.raises(Invalid) as err:
-        await service.vary_contract(boss, cid, variation(w, rate_card=[]))
+        await commitments.vary(boss, cid, variation(w, rate_card=[]))
     assert [p.code for p in err.value.problems] == ["rate_card_empty"]
     assert (await service.get_contract(boss, cid)).version == 1
 
@@ -50,17 +61,26 @@ async def test_an_active_contract_cannot_be_varied_into_invalid_terms(db):
 async def test_lifecycle_is_recorded_and_closed_is_final(db):
     w = await world()
     boss = principal(w.ids["commissioner"], "commissioner")
-    cid = w.contracts["own"]
-    for action in ("activate", "suspend", "resume", "close"):
+    cid = await activate_own(w)
+    for action in ("suspend", "resume", "close"):
         await service.transition(boss, cid, action, f"{action} because")
     with pytest.raises(Conflict) as err:
-        await service.transition(boss, cid, "activate", "")
+        await commitments.activate(boss, cid, "")
     assert err.value.code == "invalid_transition"
-    with pytest.raises(Conflict):
-        await service.vary_contract(boss, cid, variation(w))
+    with pytest.raises(Conflict) as err:
+        await commitments.vary(boss, cid, variation(w))
+    assert err.value.code == "contract_closed"
     events = await service.list_events(boss, cid)
     assert [e.to_status for e in events] == ["draft", "active", "suspended", "active", "closed"]
-    assert events[-1].reason == "close because"
+    assert events[1].reason == "signed" and events[-1].reason == "close because"
+
+
+async def test_activation_has_one_door_that_commits_the_cap(db):
+    w = await world()
+    with pytest.raises(ValueError, match=r"commitments\.activate"):
+        await service.transition(principal(w.ids["commissioner"], "commissioner"),
+                                 w.contracts["own"], "activate", "")
+    assert not hasattr(service, "vary_contract")
 
 
 async def test_simultaneous_variations_make_exactly_one_new_version(db):
@@ -68,7 +88,7 @@ async def test_simultaneous_variations_make_exactly_one_new_version(db):
     boss = principal(w.ids["commissioner"], "commissioner")
     cid = w.contracts["own"]
     results = await asyncio.gather(
-        *[service.vary_contract(boss, cid, variation(w, reason=f"variation {i}"))
+        *[commitments.vary(boss, cid, variation(w, reason=f"variation {i}"))
           for i in range(5)], return_exceptions=True)
     ok = [r for r in results if not isinstance(r, Exception)]
     assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception))
@@ -83,7 +103,7 @@ async def test_providers_see_but_do_not_change_and_strangers_do_not_see(db):
     provider = principal(w.ids["provider"], "provider")
     assert (await service.get_contract(provider, cid)).id == cid
     with pytest.raises(Forbidden):
-        await service.transition(provider, cid, "activate", "")
+        await commitments.activate(provider, cid, "")
     with pytest.raises(NotFound):
         await service.get_contract(principal(w.ids["other_provider"], "provider"), cid)
     # The role decides: a municipality's provider-role key does not see its commissioned work.

@@ -13,7 +13,8 @@ EXPECTED = {
     "organisation", "app_user", "api_key", "metric", "contract", "contract_version",
     "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim",
     "claim_event", "contract_usage", "payment_run", "payment_run_line",
-    "account", "journal_entry", "posting", "checkpoint",
+    "account", "journal_entry", "posting", "checkpoint", "journal_note",
+    "contract_proposal", "contract_acceptance",
 }
 
 

@@ -123,7 +123,7 @@ async def test_the_attachments_parse_and_agree_with_the_body(db):
             recorded_at=dt.datetime.fromisoformat(e["recorded_at"].replace("Z", "+00:00")),
             contract=e["contract"], idempotency_key=e["idempotency_key"],
             reverses=e["reverses"], memo=e["memo"],
-            postings=tuple(PostingLine(a, c, n) for a, c, n in e["postings"]))
+            postings=tuple(PostingLine(*p) for p in e["postings"]))
         assert chain_hash(e["prev_hash"], facts) == e["hash"], e["seq"]
     assert entries[0]["prev_hash"] == GENESIS
     assert all(a["hash"] == b["prev_hash"] for a, b in itertools.pairwise(entries)
