@@ -2,8 +2,8 @@
 
 from piccolo.conf.apps import AppRegistry
 
-from api.settings import get_settings
-from contracts.database import make_engine
+from core.database import make_engine
+from core.settings import get_settings
 
 DB = make_engine(get_settings().database_url)
 

@@ -29,8 +29,8 @@ from api.routes.directory import ApiKeyController, OrganisationController, UserC
 from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
 from api.routes.reports import ReportController
-from api.settings import Settings, get_settings
-from contracts.database import bind, make_engine, prepare
+from core.database import bind, make_engine, prepare
+from core.settings import Settings, get_settings
 from ledger.checkpoints import write_after_change
 
 

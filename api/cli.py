@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from api.settings import get_settings
 from contracts import directory
-from contracts.database import bind, make_engine, migrate
 from contracts.errors import DomainError
 from contracts.schemas import ApiKeyIn, OrganisationIn, UserIn
+from core.database import bind, make_engine, migrate
+from core.settings import get_settings
 
 T = TypeVar("T")
 

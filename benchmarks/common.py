@@ -102,10 +102,11 @@ async def seed(url: str, participants: int, sampling_rate_bp: int = 1000) -> dic
     """Migrate, then a commissioner, a provider with an API key, the metrics and one active
     contract with `participants` enrolled. Returns ids and the key."""
     from contracts import directory, library, service
-    from contracts.database import bind, bulk_insert, make_engine, migrate, write_transaction
-    from contracts.identity import Principal, now
-    from contracts.ids import new_id
+    from contracts.identity import Principal
     from contracts.schemas import ApiKeyIn, ContractIn, MetricIn, OrganisationIn
+    from core.clock import now
+    from core.database import bind, bulk_insert, make_engine, migrate, write_transaction
+    from core.ids import new_id
     from outcomes.tables import Participant
 
     engine = make_engine(url)

@@ -110,7 +110,7 @@ async def baseline(url: str, n: int) -> tuple[float, int]:
 
 async def journal_of(url: str, n: int) -> None:
     """Write `n` balanced, correctly chained entries straight into a fresh journal."""
-    from contracts.database import bind, make_engine, migrate
+    from core.database import bind, make_engine, migrate
     from ledger.journal import GENESIS, EntryFacts, PostingLine, chain_hash
 
     bind(make_engine(url))
@@ -202,7 +202,7 @@ def main() -> None:
                         help="only verify-ledger against its floor")
     args = parser.parse_args()
 
-    from contracts.database import bind, make_engine
+    from core.database import bind, make_engine
     from ledger.verify import verify
 
     if args.verify_only:

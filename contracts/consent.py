@@ -24,10 +24,8 @@ from uuid import UUID
 import msgspec
 
 from contracts import service
-from contracts.database import write_transaction
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem
-from contracts.identity import Principal, now
-from contracts.ids import new_id
+from contracts.identity import Principal
 from contracts.rules import BINDING, acceptances_needed, check_effective_on, next_status
 from contracts.schemas import AcceptanceOut, PartyRef, ProposalOut, VariationIn
 from contracts.tables import (
@@ -37,6 +35,9 @@ from contracts.tables import (
     ContractProposal,
     ContractVersion,
 )
+from core.clock import now
+from core.database import write_transaction
+from core.ids import new_id
 
 _required_decoder = msgspec.json.Decoder(list[PartyRef])
 _encoder = msgspec.json.Encoder()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from contracts.database import is_unique_violation, write_transaction
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem, Unauthenticated
 from contracts.identity import (
     Principal,
@@ -18,10 +17,8 @@ from contracts.identity import (
     hash_api_key,
     hash_password,
     new_api_key,
-    now,
     verify_password,
 )
-from contracts.ids import new_id
 from contracts.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -32,6 +29,9 @@ from contracts.schemas import (
     UserOut,
 )
 from contracts.tables import ApiKey, AppUser, Organisation
+from core.clock import now
+from core.database import is_unique_violation, write_transaction
+from core.ids import new_id
 
 # A key's last-used time is written at most this often, so reads stay reads.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

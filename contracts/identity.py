@@ -7,7 +7,6 @@ A key is shown once, at creation, and only its hash and a short prefix are store
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 from uuid import UUID
@@ -67,5 +66,3 @@ def default_role(org_kind: str) -> str:
     return "commissioner"
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

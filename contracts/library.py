@@ -6,13 +6,14 @@ lives, so codes are unique and metrics are never edited in place.
 
 from __future__ import annotations
 
-from contracts.database import is_unique_violation
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound
-from contracts.identity import Principal, now
-from contracts.ids import new_id
+from contracts.identity import Principal
 from contracts.rules import check_metric
 from contracts.schemas import MetricIn, MetricOut
 from contracts.tables import Metric
+from core.clock import now
+from core.database import is_unique_violation
+from core.ids import new_id
 
 
 async def create_metric(principal: Principal | None, data: MetricIn) -> MetricOut:

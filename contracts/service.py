@@ -15,11 +15,9 @@ from uuid import UUID
 
 import msgspec
 
-from contracts.database import is_unique_violation, write_transaction
 from contracts.directory import existing_organisations
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem
-from contracts.identity import Principal, now
-from contracts.ids import new_id
+from contracts.identity import Principal
 from contracts.library import metrics_by_code
 from contracts.rules import check_terms, next_status
 from contracts.schemas import (
@@ -37,6 +35,9 @@ from contracts.tables import (
     ContractProposal,
     ContractVersion,
 )
+from core.clock import now
+from core.database import is_unique_violation, write_transaction
+from core.ids import new_id
 
 _encoder = msgspec.json.Encoder()
 _terms_decoder = msgspec.json.Decoder(ContractTerms)

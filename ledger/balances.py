@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 from piccolo.query.functions.aggregate import Sum
 
-from contracts.database import any_of
+from core.database import any_of
 from ledger.tables import JournalEntry, Posting
 
 

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from contracts.identity import now
-from contracts.ids import new_id
+from core.clock import now
+from core.ids import new_id
 from ledger.journal import timestamp
 from ledger.tables import Checkpoint, JournalEntry
 from ledger.verify import AccountBalance, JournalState, VerifyReport, engine_dsn, verify

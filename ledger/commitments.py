@@ -14,11 +14,12 @@ from uuid import UUID
 
 from contracts import consent
 from contracts import service as contracts
-from contracts.database import write_transaction
 from contracts.errors import Conflict, Invalid, Problem
-from contracts.identity import Principal, now
+from contracts.identity import Principal
 from contracts.schemas import ContractOut, ContractTerms, ProposalOut, VariationIn
 from contracts.tables import Contract
+from core.clock import now
+from core.database import write_transaction
 from ledger import entries
 from ledger.balances import account_balances
 from ledger.posting import post

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from contracts.database import write_transaction
+from core.database import write_transaction
 from ledger.tables import JournalNote
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from contracts.database import any_of, bulk_insert
 from contracts.errors import Invalid
-from contracts.identity import now
-from contracts.ids import new_id
+from core.clock import now
+from core.database import any_of, bulk_insert
+from core.ids import new_id
 from ledger.journal import (
     GENESIS,
     EntryFacts,

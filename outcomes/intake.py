@@ -21,18 +21,19 @@ import msgspec
 from piccolo.table import Table
 
 from contracts import service as contracts
-from contracts.database import (
+from contracts.errors import Conflict, Invalid, Problem
+from contracts.identity import Principal
+from contracts.library import metrics_by_code
+from contracts.money import Money
+from core.clock import now
+from core.database import (
     any_of,
     bulk_insert,
     custom_plans,
     is_unique_violation,
     write_transaction,
 )
-from contracts.errors import Conflict, Invalid, Problem
-from contracts.identity import Principal, now
-from contracts.ids import new_id
-from contracts.library import metrics_by_code
-from contracts.money import Money
+from core.ids import new_id
 from outcomes import usage
 from outcomes.parsing import Row
 from outcomes.pseudonyms import pseudonym_problem

@@ -13,11 +13,12 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts import service as contracts
-from contracts.database import any_of, bulk_insert, write_transaction
 from contracts.errors import Conflict, Invalid, NotFound
-from contracts.identity import Principal, now
-from contracts.ids import new_id
+from contracts.identity import Principal
 from contracts.money import Money
+from core.clock import now
+from core.database import any_of, bulk_insert, write_transaction
+from core.ids import new_id
 from ledger import checkpoints, entries
 from ledger.balances import accrual_parts
 from ledger.posting import post

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from piccolo.query.functions.aggregate import Count, Sum
 
-from contracts.ids import new_id
+from core.ids import new_id
 from outcomes.rules import COUNTED, Totals
 from outcomes.tables import Claim, ContractUsage
 

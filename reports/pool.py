@@ -54,7 +54,7 @@ def shutdown() -> None:
 def _bind(url: str) -> None:
     global _bound
     if _bound != url:
-        from contracts.database import bind, make_engine
+        from core.database import bind, make_engine
 
         bind(make_engine(url))
         _bound = url

@@ -27,7 +27,7 @@ os.environ.setdefault("VIRKER_SECRET_KEY", "test-secret-" + "x" * 32)
 os.environ.setdefault("VIRKER_CHECKPOINT_KEY",
                       os.path.join(tempfile.mkdtemp(prefix="virker-keys-"), "signing.key"))
 
-from contracts.database import bind, make_engine, migrate
+from core.database import bind, make_engine, migrate
 
 PG_URL = os.environ.get("VIRKER_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("VIRKER_REQUIRE_POSTGRES") == "1"
@@ -162,7 +162,7 @@ async def api(db: TestDB):
     import httpx
 
     from api.app import create_app
-    from api.settings import Settings
+    from core.settings import Settings
 
     settings = Settings.from_env({"VIRKER_DATABASE_URL": db.url,
                                   "VIRKER_SECRET_KEY": os.environ["VIRKER_SECRET_KEY"]})

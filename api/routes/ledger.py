@@ -13,7 +13,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.auth import idempotency_key, principal_of
 from contracts import service as contracts
 from contracts.errors import Forbidden, NotFound
-from contracts.identity import Principal, now
+from contracts.identity import Principal
+from core.clock import now
 from ledger.balances import ContractBalance, contract_balance, organisation_balances
 from ledger.verify import Mismatch, VerifyReport, engine_dsn, verify
 from outcomes import payments, queries

@@ -12,9 +12,9 @@ from litestar.response import Redirect, Template
 
 from api.auth import SESSION_USER, principal_of
 from contracts import directory
-from contracts.database import piccolo_conf_engine
 from contracts.errors import Unauthenticated
 from contracts.schemas import LoginIn, UserOut
+from core.database import piccolo_conf_engine
 
 PUBLIC = {"exclude_from_auth": True}
 

@@ -11,10 +11,10 @@ from litestar.params import FromPath, QueryParameter
 
 from api.auth import principal_of
 from contracts import service as contracts
-from contracts.database import engine_url, piccolo_conf_engine
 from contracts.errors import Conflict, Invalid, NotFound
-from contracts.identity import now
 from contracts.tables import Contract
+from core.clock import now
+from core.database import engine_url, piccolo_conf_engine
 from outcomes import payments
 from reports import pool
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from contracts.identity import now
+from core.clock import now
 from tests.api.test_intake import claim, enrolments
 from tests.helpers import active_contract, contract_body, terms
 

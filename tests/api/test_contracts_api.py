@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from contracts.identity import now
+from core.clock import now
 from tests.helpers import contract_body, terms
 
 

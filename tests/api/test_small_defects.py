@@ -15,8 +15,8 @@ from litestar.middleware.session.client_side import ClientSideSessionBackend, Co
 from piccolo.engine.sqlite import SQLiteEngine
 
 from api.app import create_app
-from api.settings import Settings
 from contracts.tables import Contract
+from core.settings import Settings
 from tests.api.test_intake import claim, enrolments
 from tests.api.test_ledger_api import paid_contract
 from tests.conftest import PG_URL, _with_db

@@ -13,9 +13,9 @@ import pytest
 
 from contracts import consent, service
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound
-from contracts.identity import now
 from contracts.schemas import ContractIn, VariationIn
 from contracts.tables import ContractAcceptance, ContractProposal, ContractVersion
+from core.clock import now
 from ledger import commitments
 from ledger.balances import account_balances, contract_balance
 from ledger.tables import JournalEntry

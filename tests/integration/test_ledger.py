@@ -259,7 +259,7 @@ async def test_bean_check_confirms_the_exported_demo_books(db, tmp_path):
 async def test_every_kind_of_text_in_a_memo_or_key_verifies(db):
     """The verifier rebuilds the bytes in Python from raw values: whatever text an entry
     holds, what the posting service hashed is what the verifier hashes."""
-    from contracts.database import write_transaction
+    from core.database import write_transaction
     from ledger.posting import Leg, NewEntry, post
 
     w = await world()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.database import all_tables, migrate
 from contracts.tables import ContractEvent, ContractVersion
+from core.database import all_tables, migrate
 from tests.helpers import world
 
 EXPECTED = {

@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from contracts.ids import new_id
+from core.ids import new_id
 from ledger import checkpoints
 from ledger.journal import GENESIS, canonical_bytes, timestamp
 from ledger.tables import Account, JournalEntry, Posting
@@ -399,7 +399,7 @@ async def test_the_server_signs_the_head_at_its_interval(db, tmp_path):
     from litestar.testing import AsyncTestClient
 
     from api.app import create_app
-    from api.settings import Settings
+    from core.settings import Settings
 
     w = await world()
     await approved_claims(w, 1)  # no payment run: nothing signed yet

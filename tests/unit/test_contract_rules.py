@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.ids import new_id
 from contracts.money import Money, split_by_shares
 from contracts.rules import check_terms, next_status
 from contracts.schemas import ContractTerms, MetricIn
+from core.ids import new_id
 from tests.helpers import terms as make_terms
 
 A, B = uuid.uuid4(), uuid.uuid4()

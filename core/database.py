@@ -22,8 +22,6 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
-APP_MODULES = ("contracts", "outcomes", "ledger")
-
 
 def make_engine(url: str) -> Engine:
     """`sqlite:///relative/path`, `sqlite:////absolute/path` or `postgresql://…`."""
@@ -51,12 +49,19 @@ def prepare(engine: Engine) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
 
 
-def all_tables() -> list[type[Table]]:
-    from contracts.piccolo_app import APP_CONFIG as contracts_app
-    from ledger.piccolo_app import APP_CONFIG as ledger_app
-    from outcomes.piccolo_app import APP_CONFIG as outcomes_app
+def app_names() -> list[str]:
+    """The Piccolo apps in piccolo_conf's registry, in the order they migrate."""
+    import piccolo_conf
 
-    return [t for app in (contracts_app, outcomes_app, ledger_app) for t in app.table_classes]
+    return [config.app_name for config in piccolo_conf.APP_REGISTRY.app_configs.values()]
+
+
+def all_tables() -> list[type[Table]]:
+    """Every table of every app in piccolo_conf's registry."""
+    import piccolo_conf
+
+    return [t for config in piccolo_conf.APP_REGISTRY.app_configs.values()
+            for t in config.table_classes]
 
 
 def bind(engine: Engine) -> None:
@@ -90,7 +95,7 @@ async def migrate() -> list[str]:
 
     prepare(piccolo_conf_engine())
     ran: list[str] = []
-    for app_name in APP_MODULES:
+    for app_name in app_names():
         manager = ForwardsMigrationManager(app_name=app_name, migration_id="all", fake=False)
         # Piccolo narrates on stdout; commands such as `virker create-org` print ids there.
         with contextlib.redirect_stdout(io.StringIO()):
