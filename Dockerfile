@@ -8,6 +8,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md piccolo_conf.py ./
+COPY core ./core
 COPY api ./api
 COPY contracts ./contracts
 COPY outcomes ./outcomes
@@ -15,6 +16,11 @@ COPY ledger ./ledger
 COPY reports ./reports
 RUN pip install --no-cache-dir .
 
-ENV VIRKER_HOST=0.0.0.0 VIRKER_PORT=8000
+# No secret is baked in: the app refuses to start in production without VIRKER_SECRET_KEY.
+# It runs as a user of its own, which may write only var/ (the journal's signing key).
+RUN useradd --system --no-create-home --home-dir /app virker \
+ && mkdir -p /app/var && chown virker /app/var
+USER virker
+ENV VIRKER_ENV=production VIRKER_HOST=0.0.0.0 VIRKER_PORT=8000
 EXPOSE 8000
 CMD ["sh", "-c", "virker migrate && virker serve --workers ${VIRKER_WORKERS:-2}"]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint migrate demo serve clean benchmarks system-deps
+.PHONY: run test test-long lint migrate demo serve clean benchmarks system-deps api-contract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The ledger's stateful test at length: random, many more and longer examples than in
+# `make test`, on SQLite and (with VIRKER_TEST_DATABASE_URL) PostgreSQL. SEED=N draws the
+# examples of an earlier run again; VIRKER_HYPOTHESIS_EXAMPLES sets how many (200).
+test-long: $(DEV_STAMP)
+	VIRKER_HYPOTHESIS_PROFILE=long $(BIN)/pytest -rP \
+	  tests/integration/test_ledger_stateful.py -k test_the_books_hold_whatever_happens \
+	  $(if $(SEED),--hypothesis-seed=$(SEED))
+
+# The API's contract alone: the OpenAPI document, a client generated from it, and
+# schemathesis over every operation (all three run in `make test` too).
+api-contract: $(DEV_STAMP)
+	$(BIN)/pytest tests/api/test_openapi.py tests/api/test_generated_client.py tests/api/test_schemathesis.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +12,6 @@ from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -23,15 +21,19 @@ from piccolo.engine.postgres import PostgresEngine
 
 from api.auth import AuthenticationMiddleware, auditors_read_only, session_guard
 from api.errors import EXCEPTION_HANDLERS
+from api.headers import allow_every_method, web_defaults
+from api.openapi import render_plugins
 from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
 from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
 from api.routes.reports import ReportController
+from api.sessions import session_config, session_stores
 from core.database import bind, make_engine, prepare
 from core.settings import Settings, get_settings
 from ledger.checkpoints import write_after_change
+from reports import pool as report_pool
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
@@ -57,12 +59,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
             if timer is not None:
                 timer.cancel()
                 await asyncio.gather(timer, return_exceptions=True)
+            # Report workers (about 180 MB each) stop with the app, not after it.
+            await report_pool.stop()
             if pooled:
                 await engine.close_connection_pool()
 
-    secret = hashlib.sha256(settings.secret_key.encode()).digest()
-    session = CookieBackendConfig(secret=secret, httponly=True, samesite="lax",
-                                  secure=settings.secure_cookies, max_age=8 * 3600)
+    session = session_config(settings)
     api = Router(
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     return Litestar(
         route_handlers=[
             api, pages.home, pages.login_page, pages.login_form, pages.logout,
-            pages.login_json, pages.logout_json, pages.me, pages.health,
+            pages.login_json, pages.logout_json, pages.change_password, pages.me,
+            pages.health,
         ],
         lifespan=[lifespan],
         middleware=[session.middleware, session_guard,
@@ -83,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                                cookie_secure=settings.secure_cookies, cookie_httponly=False),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=require_json_body,
+        before_send=[web_defaults, allow_every_method],
+        stores=session_stores(),
         template_config=TemplateConfig(directory=Path(__file__).parent / "templates",
                                        engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
             description="Outcome-based funding and commissioning ledger. Every error is "
                         "application/problem+json (RFC 9457) with a stable `code`.",
             path="/schema",
+            render_plugins=render_plugins(),
             components=Components(security_schemes={
                 "apiKey": SecurityScheme(type="http", scheme="bearer",
                                          description="An organisation's API key")}),

@@ -15,7 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from contracts import directory
+from contracts import directory, personal
 from contracts.errors import Forbidden, Invalid, Unauthenticated
 from contracts.identity import Principal
 
@@ -83,6 +83,7 @@ def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise Invalid("the Idempotency-Key is 1 to 200 visible ASCII characters",
                       code="invalid_idempotency_key")
+    personal.refuse("Idempotency-Key", key)  # it is kept, and shown in batch lists
     return key
 
 

@@ -263,8 +263,8 @@ async def _holbaek_activity(ids: dict[str, str]) -> None:
         "demo-run-2024")
     await payments.approve_run(boss, run.id)
     await payments.pay_run(boss, run.id)
-    await payments.clawback(boss, approvable[-1] if approvable else draw.id,
-                            "the job ended in the trial period")
+    if approvable:
+        await payments.clawback(boss, approvable[-1], "the job ended in the trial period")
 
 
 def summary() -> str:

@@ -4,6 +4,13 @@ Domain errors map by class; Litestar's own (validation, 404, 405, 413, …) by s
 that cannot be reached is a 503 with Retry-After, so that clients retry instead of giving
 up. Any other unexpected exception is logged and answered with a 500 problem that reveals
 nothing; the test suite treats any 500 as a bug.
+
+Bad input is refused as what it is, never as a 500: a body's Struct that refused a personal
+identifier is 422 `personal_identifier`, a NUL character 400 `invalid_character` (also when
+one in a path or query parameter reaches PostgreSQL, which cannot hold it), JSON nested too
+deeply to decode 400 `invalid_json`. No
+problem echoes a personal identifier: whatever a problem says, its path included, passes
+through contracts.personal.mask.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from contracts import personal
 from contracts.errors import (
     Conflict,
     DomainError,
@@ -30,6 +38,7 @@ from contracts.errors import (
     Unauthenticated,
     Unavailable,
 )
+from contracts.schemas import validation_problem
 
 log = logging.getLogger("virker.api")
 
@@ -70,6 +79,7 @@ TITLES = {
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
 }
@@ -93,9 +103,10 @@ def problem(request: Request | None, status: int, code: str, detail: str = "",
         title=TITLES.get(status, "Error"),
         status=status,
         code=code,
-        detail=detail,
-        instance=request.url.path if request is not None else "",
-        errors=errors or [],
+        detail=personal.mask(detail),
+        instance=personal.mask(request.url.path) if request is not None else "",
+        errors=[Problem(code=e.code, field=personal.mask(e.field),
+                        message=personal.mask(e.message)) for e in errors or []],
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -107,6 +118,11 @@ def on_domain_error(request: Request, exc: DomainError) -> Response:
 
 
 _AT = re.compile(r" - at `\$\.?([^`]*)`")
+# Problems that say more than "invalid": the first found names the whole response.
+# A NUL is refused as the document says (no text may hold one: 400); a personal identifier,
+# and money written as 1000.0 (an integer by JSON Schema's rules), break rules it cannot
+# state (422).
+SPECIFIC = {"personal_identifier": 422, "invalid_character": 400, "invalid_terms": 422}
 
 
 def on_validation_error(request: Request, exc: ValidationException) -> Response:
@@ -115,11 +131,14 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response:
         message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
         key = item.get("key") if isinstance(item, dict) else None
         match = _AT.search(message)
-        field = match.group(1) if match else (key or "body")
-        message = _AT.sub("", message)
-        errors.append(Problem(code="invalid_field", field=field or "body", message=message))
+        at = match.group(1) if match else ("" if key in (None, "data") else str(key))
+        errors.append(validation_problem(_AT.sub("", message), at, "body"))
+    code, status = next(((e.code, SPECIFIC[e.code]) for e in errors if e.code in SPECIFIC),
+                        ("validation_error", 400))
     detail = errors[0].message if len(errors) == 1 else "the request is not valid"
-    return problem(request, 400, "validation_error", detail, errors)
+    if code != "validation_error":
+        detail = f"{errors[0].field}: {errors[0].message}" if len(errors) == 1 else detail
+    return problem(request, status, code, detail, errors)
 
 
 def on_http_exception(request: Request, exc: HTTPException) -> Response:
@@ -148,13 +167,17 @@ DRIVERS = ("asyncpg", "piccolo.engine", "aiosqlite")
 RETRY_AFTER_SECONDS = 5
 
 
-def _raised_by_driver(exc: BaseException) -> bool:
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
     tb = exc.__traceback__
     while tb is not None:
-        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(DRIVERS):
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(modules):
             return True
         tb = tb.tb_next
     return False
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    return _raised_in(exc, DRIVERS)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -181,6 +204,25 @@ def on_database_error(request: Request, exc: Exception) -> Response:
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+# Where a request's JSON is decoded: a RecursionError raised there is the body's depth.
+DECODERS = ("litestar.serialization", "litestar._signature", "litestar._kwargs",
+            "outcomes.parsing")
+
+
+def on_recursion_error(request: Request, exc: RecursionError) -> Response:
+    if not _raised_in(exc, DECODERS):
+        return on_unexpected(request, exc)
+    return problem(request, 400, "invalid_json",
+                   "the JSON is nested too deeply; Virker's requests are a few levels deep")
+
+
+def on_data_error(request: Request, exc: Exception) -> Response:
+    """PostgreSQL refuses a NUL character (and any byte it cannot keep) in a text: a path or
+    query parameter the input Structs never saw. Nothing was written: the statement failed."""
+    return problem(request, 400, "invalid_character",
+                   "the request holds a character no text in Virker may hold (a NUL, \\u0000)")
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path, exc_info=exc)
     return problem(request, 500, "internal_error", "something went wrong on our side")
@@ -192,5 +234,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     **{cls: on_database_error for cls in (*PG_UNAVAILABLE, asyncpg.InterfaceError,
                                           sqlite3.OperationalError, OSError)},
+    asyncpg.CharacterNotInRepertoireError: on_data_error,
+    asyncpg.UntranslatableCharacterError: on_data_error,
+    RecursionError: on_recursion_error,
     Exception: on_unexpected,
 }

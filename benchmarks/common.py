@@ -104,10 +104,9 @@ async def seed(url: str, participants: int, sampling_rate_bp: int = 1000) -> dic
     from contracts import directory, library, service
     from contracts.identity import Principal
     from contracts.schemas import ApiKeyIn, ContractIn, MetricIn, OrganisationIn
-    from core.clock import now
-    from core.database import bind, bulk_insert, make_engine, migrate, write_transaction
-    from core.ids import new_id
-    from outcomes.tables import Participant
+    from core.database import bind, make_engine, migrate
+    from outcomes import intake
+    from outcomes.schemas import ParticipantIn
 
     engine = make_engine(url)
     bind(engine)
@@ -141,14 +140,16 @@ async def seed(url: str, participants: int, sampling_rate_bp: int = 1000) -> dic
 
     await commitments.activate(Principal(organisation_id=boss.id, role="commissioner"),
                                contract.id, "benchmark")
-    at = now()
     import datetime as dt
 
-    async with write_transaction():
-        await bulk_insert(Participant, [dict(
-            id=new_id(), contract=contract.id, pseudonym=f"P-{i}",
-            enrolled_on=dt.date(2024, 2, 1), age_band=None, area=None, cohort=None,
-            created_at=at) for i in range(participants)])
+    # Enrolled through intake, the one door for enrolment, 10,000 a batch.
+    provider = Principal(organisation_id=ngo.id, role="provider", label="bench")
+    for start in range(0, participants, 10_000):
+        rows = [(i, ParticipantIn(pseudonym=f"P-{i}", enrolled_on=dt.date(2024, 2, 1)), [])
+                for i in range(start, min(participants, start + 10_000))]
+        await intake.submit_participants(intake.Submission(
+            principal=provider, contract_id=contract.id, kind="participants",
+            idempotency_key=f"enrol-{start}", body_hash=f"enrol-{start}"), rows)
     # A live database has statistics for its tables (autovacuum keeps them); a freshly
     # seeded one has none until the first ANALYZE.
     await engine.run_ddl("ANALYZE")

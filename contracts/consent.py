@@ -13,7 +13,10 @@ What this module keeps:
 - Every acceptance is a row with who and when; rows are never edited (triggers).
 
 Functions that decide take the contract row read under its lock (`service.locked`) inside
-the caller's `write_transaction()`; money is posted by `ledger.commitments`, which calls them.
+the caller's `write_transaction()`; they are steps of the doors in `ledger.commitments`
+(activate, vary, accept), which also post the money, and change a contract's status or
+version only when called from there. The doors of this module are `accept_version` and
+`withdraw`, which commit no money.
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ async def accept_version(principal: Principal, contract_id: UUID, version: int
         return await _accept_version(principal, row)
 
 
-async def activate(principal: Principal, row: dict, reason: str) -> list[Problem]:
-    """Record the caller's acceptance of the draft `row` and activate it when every
-    commissioner has accepted its version; otherwise activate nothing and return one
-    problem per commissioner still to accept."""
+async def accept_for_activation(principal: Principal, row: dict) -> list[Problem]:
+    """Check that the draft `row` may be activated, record the caller's acceptance of its
+    version, and return one problem per commissioner still to accept (none: it may be
+    activated, which `ledger.commitments.activate` does, with the commitment)."""
     if next_status(row["status"], "activate") is None:
         raise Conflict(f"a {row['status']} contract cannot activate", code="invalid_transition")
     terms = await service.current_terms(row["id"], row["version"])
@@ -79,8 +82,6 @@ async def activate(principal: Principal, row: dict, reason: str) -> list[Problem
                        message=f"organisation {c.organisation_id} has not accepted version "
                                f"{row['version']}")
                for i, c in enumerate(terms.commissioners) if c.organisation_id not in accepted]
-    if not missing:
-        await service.record_transition(principal, row, "activate", reason)
     return missing
 
 

@@ -3,14 +3,30 @@
 Admins manage organisations and users. API keys belong to an organisation: an admin
 creates them for any organisation; an organisation rotates its own (a new key of the same
 role, the old one revoked). Revoked keys stay on record with their revocation time.
+
+Signing in is throttled per account and per client address (ACCOUNT_ATTEMPTS and
+ADDRESS_ATTEMPTS within LOGIN_WINDOW), counted in the database so that every replica
+agrees. A password must be hard to guess (identity.weak_password) when it is set; changing
+it, or deactivating its user, ends every web session of that user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
+from collections.abc import AsyncIterator
 from uuid import UUID
 
-from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem, Unauthenticated
+from contracts.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Problem,
+    Unauthenticated,
+)
 from contracts.identity import (
     Principal,
     default_role,
@@ -18,6 +34,7 @@ from contracts.identity import (
     hash_password,
     new_api_key,
     verify_password,
+    weak_password,
 )
 from contracts.schemas import (
     ApiKeyCreated,
@@ -28,13 +45,30 @@ from contracts.schemas import (
     UserIn,
     UserOut,
 )
-from contracts.tables import ApiKey, AppUser, Organisation
+from contracts.tables import ApiKey, AppUser, LoginAttempt, Organisation, WebSession
 from core.clock import now
 from core.database import is_unique_violation, write_transaction
 from core.ids import new_id
 
 # A key's last-used time is written at most this often, so reads stay reads.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# Sign-in attempts not known to have succeeded, within the window, that an account and a
+# client address may make before they wait. An address may be an office behind one NAT, so
+# it gets more than one person's account does.
+LOGIN_WINDOW = dt.timedelta(minutes=15)
+ACCOUNT_ATTEMPTS = 5
+ADDRESS_ATTEMPTS = 20
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins for an account or from an address; `retry_after` seconds
+    until the next attempt is counted again."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _require_admin(principal: Principal) -> None:
@@ -105,6 +139,7 @@ async def create_user(principal: Principal | None, data: UserIn) -> UserOut:
     if principal is not None:
         _require_admin(principal)
     await get_organisation_or_invalid(data.organisation_id, "organisation_id")
+    require_strong_password(data.password, "password", (data.email, data.display_name))
     row = AppUser(id=new_id(), organisation=data.organisation_id, email=data.email.lower(),
                   display_name=data.display_name, role=data.role,
                   password_hash=hash_password(data.password), active=True, created_at=now())
@@ -131,20 +166,113 @@ async def set_user_active(principal: Principal, user_id: UUID, active: bool) -> 
         if row is None:
             raise NotFound("no such user", code="user_not_found")
         await AppUser.update({AppUser.active: active}).where(AppUser.id == user_id)
+        if not active:
+            await end_sessions(user_id)
     row["active"] = active
     return _user_out(row)
 
 
-async def login(email: str, password: str) -> Principal:
-    row = await AppUser.select().where(AppUser.email == email.lower()).first()
-    if row is None or not row["active"]:
-        verify_password(None, password)
-        raise Unauthenticated("wrong email or password", code="invalid_credentials")
-    if not verify_password(row["password_hash"], password):
-        raise Unauthenticated("wrong email or password", code="invalid_credentials")
+async def login(email: str, password: str, address: str | None = None) -> Principal:
+    """The user whose email and password these are. `address` is the client's, for the
+    throttle; the command line and the tests have none."""
+    email = email.lower()
+    async with _attempt(email, address):
+        row = await AppUser.select().where(AppUser.email == email).first()
+        if row is None or not row["active"]:
+            verify_password(None, password)
+            raise Unauthenticated("wrong email or password", code="invalid_credentials")
+        if not verify_password(row["password_hash"], password):
+            raise Unauthenticated("wrong email or password", code="invalid_credentials")
     await AppUser.update({AppUser.last_login_at: now()}).where(AppUser.id == row["id"])
     return Principal(organisation_id=row["organisation"], role=row["role"],
                      user_id=row["id"], label=f"user:{row['email']}")
+
+
+async def change_password(principal: Principal, current: str, new: str,
+                          address: str | None = None) -> None:
+    """Set a signed-in user's password, the current one proven first (throttled like a
+    sign-in), and end every session of the user: whoever held one must sign in again."""
+    if principal.user_id is None:
+        raise Unauthenticated("an API key is not a signed-in user", code="no_session")
+    row = await AppUser.select().where(AppUser.id == principal.user_id).first()
+    if row is None or not row["active"]:
+        raise Unauthenticated("the user is unknown or deactivated", code="unauthenticated")
+    async with _attempt(row["email"], address):
+        if not verify_password(row["password_hash"], current):
+            raise Invalid("the current password is wrong", code="wrong_password", problems=[
+                Problem(code="wrong_password", field="current_password",
+                        message="this is not your current password")])
+    require_strong_password(new, "new_password", (row["email"], row["display_name"]))
+    if verify_password(row["password_hash"], new):
+        raise Invalid("the new password is the current one", code="password_unchanged",
+                      problems=[Problem(code="password_unchanged", field="new_password",
+                                        message="choose a password you have not used here")])
+    async with write_transaction():
+        await AppUser.update({AppUser.password_hash: hash_password(new)}).where(
+            AppUser.id == principal.user_id)
+        await end_sessions(principal.user_id)
+
+
+def require_strong_password(password: str, field: str, user_inputs: tuple[str, ...]) -> None:
+    reason = weak_password(password, user_inputs)
+    if reason is not None:
+        raise Invalid(f"the password is too easy to guess: {reason}", code="weak_password",
+                      problems=[Problem(code="weak_password", field=field, message=reason)])
+
+
+async def end_sessions(user_id: UUID) -> None:
+    """End every web session of the user, on every replica."""
+    await WebSession.delete().where(WebSession.app_user == user_id)
+
+
+# The sign-in throttle ----------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _attempt(email: str, address: str | None) -> AsyncIterator[None]:
+    """Count an attempt to prove the password of `email` from `address`; the body proves it
+    or raises. The attempt is recorded before it is judged, so that attempts made at the same
+    moment see each other: of any number sent at once, at most the limit get through. One
+    that succeeds clears its account's attempts; one refused by the throttle is not kept, so
+    that waiting is enough to be let in again."""
+    email = email[:254]
+    address = address[:64] if address else None
+    started = now()
+    attempt = LoginAttempt(id=new_id(), email=email, address=address, attempted_at=started)
+    await attempt.save()
+    try:
+        wait = await _wait_for(attempt.id, email, address, started)
+    except BaseException:
+        await LoginAttempt.delete().where(LoginAttempt.id == attempt.id)
+        raise
+    if wait is not None:
+        await LoginAttempt.delete().where(LoginAttempt.id == attempt.id)
+        minutes = max(1, -(-wait // 60))
+        raise TooManyAttempts(f"too many failed sign-ins; try again in {minutes} minute"
+                              f"{'s' if minutes != 1 else ''}", retry_after=wait)
+    yield
+    await LoginAttempt.delete().where(LoginAttempt.email == email)
+
+
+async def _wait_for(own: UUID, email: str, address: str | None, at: dt.datetime
+                    ) -> int | None:
+    """Seconds until `email` and `address` are under their limits again, or None if they
+    are now. Forgets the attempts that fell out of the window, for everyone."""
+    since = at - LOGIN_WINDOW
+    await LoginAttempt.delete().where(LoginAttempt.attempted_at < since)
+    limits = [(LoginAttempt.email == email, ACCOUNT_ATTEMPTS)]
+    if address is not None:
+        limits.append((LoginAttempt.address == address, ADDRESS_ATTEMPTS))
+    waits = []
+    for where, limit in limits:
+        rows = await LoginAttempt.select(LoginAttempt.attempted_at).where(
+            where, LoginAttempt.attempted_at >= since, LoginAttempt.id != own,
+        ).order_by(LoginAttempt.attempted_at)
+        if len(rows) >= limit:
+            # Under the limit again once all but limit - 1 of them have left the window.
+            frees = rows[len(rows) - limit]["attempted_at"] + LOGIN_WINDOW
+            waits.append(max(1, math.ceil((frees - at).total_seconds())))
+    return max(waits) if waits else None
 
 
 async def principal_for_user(user_id: UUID) -> Principal | None:

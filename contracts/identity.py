@@ -3,6 +3,9 @@
 API keys are long random secrets, so a single SHA-256 is the right hash for them (it lets
 the key be looked up by its hash); passwords are short and human, so they get argon2id.
 A key is shown once, at creation, and only its hash and a short prefix are stored.
+A password must also be hard to guess: zxcvbn estimates how many guesses it would take,
+knowing the common passwords, words, names, keyboard patterns, dates and the account's own
+email and name, and a password it finds weak is refused with its advice.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from uuid import UUID
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 KEY_PREFIX = "vk_"
 _hasher = PasswordHasher()
@@ -32,6 +36,32 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+# zxcvbn's scores run 0 to 4; 3 is "safely unguessable: moderate protection from an offline
+# slow-hash scenario" (about 10^8 guesses and more), the level its authors recommend.
+MIN_PASSWORD_SCORE = 3
+MIN_PASSWORD_LENGTH = 12
+# zxcvbn's own bound on work per estimate; the characters after it only add strength.
+_ESTIMATED_LENGTH = 72
+
+
+def weak_password(password: str, user_inputs: tuple[str, ...] = ()) -> str | None:
+    """Why `password` is too easy to guess, in words that help to choose a better one; None
+    when it is strong enough. `user_inputs` are what an attacker knows of the account (email,
+    name), which make a password built from them weak."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    words = [w for value in user_inputs for w in (value, *value.replace("@", " ").split())]
+    result = zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=[*words, "virker"])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result["feedback"]
+    said = [feedback.get("warning") or "This password would be easy to guess.",
+            *(feedback.get("suggestions") or
+              ["A few unrelated words, in an order only you would choose, are strong and easy "
+               "to remember."])]
+    return " ".join(s.strip() for s in said if s.strip())
 
 
 def hash_password(password: str) -> str:

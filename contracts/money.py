@@ -6,7 +6,7 @@ Decimal into a float.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
@@ -22,9 +22,35 @@ MinorUnits = Annotated[
 ]
 
 
+if TYPE_CHECKING:
+    Amount = MinorUnits
+else:
+    # Litestar converts request bodies in msgspec's lax mode, which would read the string
+    # "1e3" and the float 1e3 as the int 1000. Declared this wide, an amount arrives as it
+    # was sent, and Money refuses anything but an int itself, whoever decodes it.
+    # The schema published at /schema still says what Virker takes: an integer. ("extra" is
+    # where Litestar reads schema fields from; msgspec's own schema ignores it.)
+    Amount = Annotated[MinorUnits | float | str, msgspec.Meta(
+        description="Integer number of minor units (øre, cents)",
+        extra_json_schema={"extra": {"one_of": None, "type": "integer", "minimum": 0,
+                                     "maximum": 10**15}})]
+
+NOT_AN_INTEGER = ("money is a whole number of minor units (øre, cents), written as a JSON "
+                  "integer: 100000 for 1.000,00 DKK; never a string or a decimal")
+
+
 class Money(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    amount: MinorUnits
+    amount: Amount
     currency: CurrencyCode
+
+    def __post_init__(self) -> None:
+        # Messages in the form contracts.schemas.read_field_error reads. 1000.0 and 1e3 are
+        # integers by JSON Schema's rules, which the published schema follows: refusing them
+        # is a rule of Virker's terms (422), where "1e3" or 1000.5 is no integer at all (400).
+        if isinstance(self.amount, float) and self.amount.is_integer():
+            raise ValueError(f"[invalid_terms] amount: {NOT_AN_INTEGER}")
+        if isinstance(self.amount, (str, float)):
+            raise ValueError(f"[invalid_field] amount: {NOT_AN_INTEGER}")
 
     def format(self) -> str:
         digits = MINOR_UNITS.get(self.currency, 2)

@@ -11,8 +11,10 @@ from contracts.tables import (
     ContractParty,
     ContractProposal,
     ContractVersion,
+    LoginAttempt,
     Metric,
     Organisation,
+    WebSession,
 )
 
 APP_CONFIG = AppConfig(
@@ -29,6 +31,8 @@ APP_CONFIG = AppConfig(
         ContractEvent,
         ContractProposal,
         ContractAcceptance,
+        WebSession,
+        LoginAttempt,
     ],
     migration_dependencies=[],
     commands=[],

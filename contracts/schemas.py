@@ -2,16 +2,27 @@
 
 Inputs forbid unknown fields; outputs only ever gain fields with defaults (see msgspec's
 schema-evolution rules). Money is `contracts.money.Money` everywhere.
+
+Every input's text is checked where it is decoded, whoever decodes it (Litestar for a body,
+outcomes.parsing for a batch row, the CLI): no text carries a NUL character (PostgreSQL
+cannot keep one), no free text a person writes carries a personal identifier
+(contracts.personal), and no date lies outside 1900–2200, beyond which date arithmetic
+overflows. A refusal travels through msgspec as a ValueError whose message reads
+"[code] field: what is wrong" (`field_error`); api.errors and outcomes.parsing turn it back
+into a `Problem` (`read_field_error`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, Literal, TypeVar
+import re
+from typing import Annotated, ClassVar, Generic, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
 
+from contracts import personal
+from contracts.errors import Problem
 from contracts.money import CurrencyCode, Money
 
 T = TypeVar("T")
@@ -49,8 +60,94 @@ Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=2_000)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2200, 12, 31)
+_FIELD_ERROR = re.compile(r"\[(?P<code>[a-z_]+)\] (?P<field>[^\s:]+): (?P<message>.+)", re.S)
+
+
+def field_error(code: str, field: str, message: str) -> ValueError:
+    """A refusal from a Struct's own check, in the form msgspec carries (its message only)."""
+    return ValueError(f"[{code}] {field}: {message}")
+
+
+def read_field_error(message: str) -> tuple[str, str, str] | None:
+    """(code, field, message) from a `field_error`'s text as msgspec reports it, or None.
+    The field is relative to the Struct that refused it."""
+    match = _FIELD_ERROR.match(message)
+    return (match["code"], match["field"], match["message"]) if match else None
+
+
+_NOT_A_DATE = re.compile(r"RFC3339 encoded date|Expected `date`")
+
+
+def validation_problem(message: str, at: str, default_field: str) -> Problem:
+    """A msgspec ValidationError's message, without its " - at `$…`" suffix, as a Problem
+    for the value at `at` (a dotted path, empty for the whole). A personal identifier in
+    what it says (an enum error quotes the value) is masked."""
+    own = read_field_error(message)
+    if own:
+        code, field, text = own
+        field = f"{at}.{field}" if at else field
+    elif _NOT_A_DATE.search(message):
+        # `invalid_date` is for a real date outside the years Virker takes.
+        code, field = "invalid_field", at or default_field
+        text = "not a date Virker can read; use YYYY-MM-DD (ISO 8601), e.g. 2025-09-01"
+    else:
+        code, field, text = "invalid_field", at or default_field, message
+    return Problem(code=code, field=personal.mask(field), message=personal.mask(text))
+
+
+def check_text(field: str, value: str, personal_data: Literal["refuse", "mask", "allow"]
+               ) -> str:
+    """`value` as it may be kept: refused with a NUL character; with a personal identifier
+    refused, or masked ("[CPR number removed]"), or let be."""
+    if "\x00" in value:
+        raise field_error("invalid_character", field,
+                          "contains a NUL character (\\u0000), which no text in Virker "
+                          "may hold")
+    if personal_data == "refuse":
+        kind = personal.identifier_kind(value)
+        if kind:
+            raise field_error("personal_identifier", field, personal.message(kind))
+    elif personal_data == "mask":
+        return personal.mask(value)
+    return value
+
+
 class Input(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    """Base for request bodies: unknown fields are an error, not silently dropped."""
+    """Base for request bodies: unknown fields are an error, not silently dropped.
+
+    Subclasses name their free text: `free_text` fields refuse a personal identifier,
+    `masked_text` fields (reasons) keep the text with each identifier masked. Every other
+    text is only checked for NUL. `check_dates` is off for the Structs that stored terms
+    are read back with: a contract's own dates are checked by ContractIn and VariationIn.
+    """
+
+    free_text: ClassVar[tuple[str, ...]] = ()
+    masked_text: ClassVar[tuple[str, ...]] = ()
+    check_dates: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                mode = ("refuse" if name in self.free_text
+                        else "mask" if name in self.masked_text else "allow")
+                kept = check_text(name, value, mode)
+                if kept is not value:
+                    msgspec.structs.force_setattr(self, name, kept)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, str):
+                        check_text(f"{name}[{i}]", item, "allow")
+            elif isinstance(value, dt.date) and self.check_dates:
+                check_date(name, value)
+
+
+def check_date(field: str, value: dt.date) -> None:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise field_error("invalid_date", field,
+                          f"Virker takes dates from {FIRST_DAY} to {LAST_DAY}")
 
 
 class Output(msgspec.Struct, kw_only=True):
@@ -99,6 +196,8 @@ class LoginIn(Input, kw_only=True):
 
 
 class ApiKeyIn(Input, kw_only=True):
+    free_text: ClassVar[tuple[str, ...]] = ("label",)
+
     label: Label
     organisation_id: UUID | None = None
     role: Role | None = None
@@ -123,6 +222,9 @@ class ApiKeyCreated(ApiKeyOut, kw_only=True):
 
 
 class MetricIn(Input, kw_only=True):
+    free_text: ClassVar[tuple[str, ...]] = ("code", "name", "definition", "unit",
+                                            "evidence_required")
+
     code: Code
     name: Name
     definition: LongText
@@ -152,6 +254,8 @@ class MetricOut(Output, kw_only=True):
 
 
 class Period(Input, kw_only=True):
+    check_dates: ClassVar[bool] = False
+
     start: dt.date
     end: dt.date
 
@@ -183,6 +287,8 @@ class CommissionerShare(Input, kw_only=True):
 
 
 class ContractTerms(Input, kw_only=True):
+    check_dates: ClassVar[bool] = False
+
     service_period: Period
     enrolment_period: Period
     claims_deadline: dt.date
@@ -194,7 +300,18 @@ class ContractTerms(Input, kw_only=True):
     sampling_rate_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 1_000
 
 
+def check_terms_dates(terms: ContractTerms) -> None:
+    """The dates of terms sent in, which the Structs of stored terms do not check."""
+    for name in ("service_period", "enrolment_period"):
+        period = getattr(terms, name)
+        check_date(f"terms.{name}.start", period.start)
+        check_date(f"terms.{name}.end", period.end)
+    check_date("terms.claims_deadline", terms.claims_deadline)
+
+
 class ContractIn(Input, kw_only=True):
+    free_text: ClassVar[tuple[str, ...]] = ("reference", "title", "intervention")
+
     reference: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$")]
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
     intervention: LongText = ""
@@ -202,14 +319,26 @@ class ContractIn(Input, kw_only=True):
     currency: CurrencyCode
     terms: ContractTerms
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_terms_dates(self.terms)
+
 
 class VariationIn(Input, kw_only=True):
+    masked_text: ClassVar[tuple[str, ...]] = ("reason",)
+
     reason: Reason
     effective_on: dt.date | None = None
     terms: ContractTerms
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_terms_dates(self.terms)
+
 
 class TransitionIn(Input, kw_only=True):
+    masked_text: ClassVar[tuple[str, ...]] = ("reason",)
+
     reason: Annotated[str, msgspec.Meta(max_length=2_000)] = ""
 
 
@@ -299,3 +428,68 @@ class ContractEventOut(Output, kw_only=True):
 class Page(Output, Generic[T], kw_only=True):
     items: list[T]
     next_cursor: str | None = None
+
+
+class CountedPage(Page[T], Generic[T], kw_only=True):
+    """A page of a list that can also say how many items match in all: `total` is set
+    when the caller asks for it (`?count=true`), since counting costs a query."""
+
+    total: int | None = None
+
+
+# Stored data -------------------------------------------------------------------------------
+# What Virker wrote is read back with lenient twins of the input structs: unknown fields are
+# ignored, so that a replica one version behind still reads terms that a newer version
+# stored during a rolling deploy (msgspec's schema-evolution rules: fields are only ever
+# added, each with a default). `contracts.service.decode_terms` turns a twin into the input
+# struct the rules take; a test holds each twin's fields equal to its input struct's.
+
+
+class Stored(msgspec.Struct, kw_only=True, frozen=True):
+    """Base for data read back from the database: unknown fields are ignored."""
+
+
+class StoredMoney(Stored, kw_only=True):
+    amount: int
+    currency: str
+
+
+class StoredPeriod(Stored, kw_only=True):
+    start: dt.date
+    end: dt.date
+
+
+class StoredWindow(Stored, kw_only=True):
+    anchor: str = "enrolment"
+    start_day: int = 0
+    end_day: int
+
+
+class StoredRateCardLine(Stored, kw_only=True):
+    code: str
+    metric_code: str
+    price: StoredMoney
+    window: StoredWindow | None = None
+    prerequisite_metric: str | None = None
+    exclusivity_group: str | None = None
+    max_claims_per_participant: int = 1
+    max_count: int | None = None
+    max_amount: StoredMoney | None = None
+    threshold: int | str | None = None
+
+
+class StoredCommissionerShare(Stored, kw_only=True):
+    organisation_id: UUID
+    share_bp: int
+
+
+class StoredTerms(Stored, kw_only=True):
+    service_period: StoredPeriod
+    enrolment_period: StoredPeriod
+    claims_deadline: dt.date
+    cap: StoredMoney
+    per_participant_cap: StoredMoney | None = None
+    commissioners: list[StoredCommissionerShare]
+    auditor_ids: list[UUID] = []
+    rate_card: list[StoredRateCardLine] = []
+    sampling_rate_bp: int = 1_000

@@ -6,14 +6,26 @@ it, only its commissioners change it; others get 403.
 
 Terms are versions: version 1 is what the draft was created with, each variation adds the
 next version with its reason. Nothing agreed is ever overwritten. Activation and variation
-need the parties' consent: they go through `ledger.commitments` and `contracts.consent`.
+need the parties' consent: they go through `ledger.commitments` and `contracts.consent`;
+suspension, resumption and closing through `transition`. `record_transition` alone writes
+a contract's status.
+
+Terms are written from the strict input struct and read back with its lenient twin
+(`StoredTerms`), so that a replica one version behind reads terms a newer one stored.
+`row_of_contract` is the one way to fetch a row that belongs to a contract (a claim, a
+payment run, a batch) for a caller: a row of a contract the caller may not see does not
+exist for it, exactly as the contract does not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
 from uuid import UUID
 
 import msgspec
+from piccolo.columns import Column
+from piccolo.table import Table
 
 from contracts.directory import existing_organisations
 from contracts.errors import Conflict, Forbidden, Invalid, NotFound, Problem
@@ -26,7 +38,8 @@ from contracts.schemas import (
     ContractOut,
     ContractTerms,
     ContractVersionOut,
-    Page,
+    CountedPage,
+    StoredTerms,
 )
 from contracts.tables import (
     Contract,
@@ -40,9 +53,13 @@ from core.database import is_unique_violation, write_transaction
 from core.ids import new_id
 
 _encoder = msgspec.json.Encoder()
-_terms_decoder = msgspec.json.Decoder(ContractTerms)
+_stored_terms = msgspec.json.Decoder(StoredTerms)
 
 PROVIDER_KINDS = {"ngo", "social_enterprise", "municipal_unit", "company"}
+# The code each role's refusal carries, spelt out so that every code can be found in the
+# source (contracts.reasons lists them).
+ROLE_ONLY = {"commissioner": "commissioner_only", "provider": "provider_only",
+             "auditor": "auditor_only", "admin": "admin_only"}
 
 
 def encode_terms(terms: ContractTerms) -> str:
@@ -50,7 +67,8 @@ def encode_terms(terms: ContractTerms) -> str:
 
 
 def decode_terms(text: str) -> ContractTerms:
-    return _terms_decoder.decode(text)
+    """Stored terms, read leniently: fields a newer version added are ignored."""
+    return msgspec.convert(_stored_terms.decode(text), ContractTerms, from_attributes=True)
 
 
 # Reading -----------------------------------------------------------------------------------
@@ -76,6 +94,29 @@ async def require_commissioner(principal: Principal, contract_id: UUID) -> dict:
     return await require_role(principal, contract_id, "commissioner")
 
 
+async def row_of_contract(principal: Principal, table: type[Table], row_id: UUID, code: str,
+                          *, role: str | None = None, columns: Sequence[Column] = ()) -> dict:
+    """The row `row_id` of `table` (a table with a `contract` column), when the caller may
+    see that contract and, given `role`, holds that role on it (403 otherwise). NotFound
+    with `code` (e.g. `claim_not_found`) when there is no such row or the caller may not see
+    its contract. `columns` selects less than the whole row; the contract is always read."""
+    what = code.removesuffix("_not_found").replace("_", " ")
+    contract = table._meta.get_column_by_name("contract")
+    wanted = [*columns, *([] if any(c is contract for c in columns) else [contract])
+              ] if columns else []
+    row = await table.select(*wanted).where(table._meta.primary_key == row_id).first()
+    if row is None:
+        raise NotFound(f"no such {what}", code=code)
+    try:
+        if role is None:
+            await relation(principal, row["contract"])
+        else:
+            await require_role(principal, row["contract"], role)
+    except NotFound:
+        raise NotFound(f"no such {what}", code=code) from None
+    return row
+
+
 async def get_contract(principal: Principal, contract_id: UUID) -> ContractOut:
     row, _ = await relation(principal, contract_id)
     return await contract_out(row)
@@ -89,24 +130,36 @@ async def current_terms(contract_id: UUID, version: int) -> ContractTerms:
 
 
 async def list_contracts(principal: Principal, *, status: str | None = None,
-                         cursor: UUID | None = None, limit: int = 50) -> Page[ContractOut]:
-    query = Contract.select().order_by(Contract.id).limit(limit + 1)
+                         cursor: UUID | None = None, limit: int = 50, count: bool = False
+                         ) -> CountedPage[ContractOut]:
+    """The contracts the caller is a party to (all, for administrators), by id; `count`
+    adds how many match the filter in all."""
+    where = None
     if not principal.is_admin:
         ids = await ContractParty.select(ContractParty.contract).where(
             (ContractParty.organisation == principal.organisation_id)
             & (ContractParty.role == principal.role))
         if not ids:
-            return Page(items=[])
-        query = query.where(Contract.id.is_in([r["contract"] for r in ids]))
+            return CountedPage(items=[], total=0 if count else None)
+        where = Contract.id.is_in([r["contract"] for r in ids])
     if status is not None:
-        query = query.where(Contract.status == status)
+        where = Contract.status == status if where is None else where & (
+            Contract.status == status)
+    total = None
+    if count:
+        query = Contract.count()
+        total = await (query.where(where) if where is not None else query)
+    query = Contract.select().order_by(Contract.id).limit(limit + 1)
+    if where is not None:
+        query = query.where(where)
     if cursor is not None:
         query = query.where(Contract.id > cursor)
     rows = await query
     more = len(rows) > limit
     rows = rows[:limit]
     items = [await contract_out(r) for r in rows]
-    return Page(items=items, next_cursor=str(rows[-1]["id"]) if more else None)
+    return CountedPage(items=items, next_cursor=str(rows[-1]["id"]) if more else None,
+                       total=total)
 
 
 async def list_versions(principal: Principal, contract_id: UUID) -> list[ContractVersionOut]:
@@ -178,10 +231,10 @@ async def create_contract(principal: Principal | None, data: ContractIn) -> Cont
     return await contract_out(row)
 
 
-async def transition(principal: Principal, contract_id: UUID, action: str, reason: str
-                     ) -> ContractOut:
-    """Suspend, resume or close. Activation commits funds and needs every commissioner's
-    acceptance: it has its own door, `ledger.commitments.activate`."""
+async def transition(principal: Principal, contract_id: UUID,
+                     action: Literal["suspend", "resume", "close"], reason: str) -> ContractOut:
+    """The door to suspend, resume or close a contract. Activation commits funds and needs
+    every commissioner's acceptance: it has its own door, `ledger.commitments.activate`."""
     if action == "activate":
         raise ValueError("activate through ledger.commitments.activate")
     async with write_transaction():
@@ -191,7 +244,9 @@ async def transition(principal: Principal, contract_id: UUID, action: str, reaso
 
 
 async def record_transition(principal: Principal, row: dict, action: str, reason: str) -> str:
-    """Move the contract `row` (read under its lock) on by `action`; returns the new status."""
+    """Move the contract `row` (read under its lock) on by `action`; returns the new status.
+    The one writer of a contract's status, called by the doors `transition` and
+    `ledger.commitments.activate`."""
     target = next_status(row["status"], action)
     if target is None:
         raise Conflict(f"a {row['status']} contract cannot {action}", code="invalid_transition")
@@ -283,7 +338,7 @@ async def require_role(principal: Principal, contract_id: UUID, role: str) -> di
     """The contract, when the caller holds `role` on it; 404 if it may not see it, else 403."""
     row, rel = await relation(principal, contract_id)
     if rel != role:
-        raise Forbidden(f"only the contract's {role} may do this", code=f"{role}_only")
+        raise Forbidden(f"only the contract's {role} may do this", code=ROLE_ONLY[role])
     return row
 
 

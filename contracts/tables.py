@@ -10,6 +10,7 @@ version before activation, is a `contract_acceptance` (append-only, one per orga
 from piccolo.columns import (
     UUID,
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
@@ -145,3 +146,27 @@ class ContractAcceptance(Table, tablename="contract_acceptance"):
     accepted_by = Varchar(length=100)
     accepted_by_organisation = ForeignKey(references=Organisation, null=False)
     accepted_at = Timestamptz()
+
+
+class WebSession(Table, tablename="web_session"):
+    """A signed-in browser. Its cookie holds only a random id; this row holds what the id
+    means, so every replica on the database sees it and ending it here ends it everywhere.
+    Only the id's SHA-256 is kept: a copy of the table opens no session. `app_user` finds
+    every session of a user (a changed password ends them all)."""
+
+    key_hash = Varchar(length=64, primary_key=True)
+    data = Bytea()
+    app_user = ForeignKey(references=AppUser, null=True, default=None)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+
+
+class LoginAttempt(Table, tablename="login_attempt"):
+    """A sign-in attempt not (yet) known to have succeeded, kept for the throttle's window:
+    per account (email) and per client address, in the database so that every replica
+    counts the same attempts. A successful sign-in deletes its account's rows."""
+
+    id = UUID(primary_key=True)
+    email = Varchar(length=254)
+    address = Varchar(length=64, null=True, default=None)
+    attempted_at = Timestamptz()

@@ -1,4 +1,12 @@
-"""One settings object, read once from the environment."""
+"""One settings object, read once from the environment.
+
+Virker runs in one of two environments. `development` (the default when the database is
+SQLite and VIRKER_ENV is not set, so that `make run` works from a fresh clone) keeps a
+random secret key in a file of its own when none is given. `production` (the default for
+any other database) refuses to start without a real secret: VIRKER_SECRET_KEY, or the file
+VIRKER_SECRET_KEY_FILE names, holding at least 32 characters that are not a published
+placeholder, the same on every replica (it signs the CSRF tokens every replica checks).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,22 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///var/virker.sqlite"
+ENVIRONMENTS = ("development", "production")
+MIN_SECRET_LENGTH = 32
+# Values that have been printed in a README, a compose file or a tutorial: whoever read
+# them can forge what the key signs.
+KNOWN_SECRETS = frozenset({
+    "change-me-to-a-long-random-secret", "change-me", "changeme", "change_me", "secret",
+    "secret-key", "secret_key", "your-secret-key", "your_secret_key", "mysecretkey",
+    "supersecret", "virker", "virker-secret", "development", "insecure", "password",
+})
+HOW_TO_MAKE_ONE = ("make one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                 "and give every replica the same; or set VIRKER_ENV=development on a machine "
+                 "of your own")
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a Virker that may start."""
 
 
 @dataclass(frozen=True)
@@ -22,33 +46,93 @@ class Settings:
     secure_cookies: bool
     # Seconds between automatic checkpoints of the journal (0: only after payment runs).
     checkpoint_interval: int = 3600
+    environment: str = "production"
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise SettingsError(f"VIRKER_ENV is {self.environment!r}; use development or "
+                                "production")
+        if self.environment == "production":
+            check_secret(self.secret_key)
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
+        database_url = env.get("VIRKER_DATABASE_URL", DEFAULT_DATABASE_URL)
+        environment = env.get("VIRKER_ENV") or default_environment(database_url)
         return cls(
-            database_url=env.get("VIRKER_DATABASE_URL", DEFAULT_DATABASE_URL),
-            secret_key=env.get("VIRKER_SECRET_KEY") or _local_secret(),
+            database_url=database_url,
+            secret_key=_secret(env, database_url, environment),
             host=env.get("VIRKER_HOST", "127.0.0.1"),
             port=int(env.get("VIRKER_PORT", "8000")),
             max_body_bytes=int(env.get("VIRKER_MAX_BODY_BYTES", str(1024 * 1024))),
             secure_cookies=env.get("VIRKER_SECURE_COOKIES", "0") == "1",
             checkpoint_interval=int(env.get("VIRKER_CHECKPOINT_INTERVAL", "3600")),
+            environment=environment,
         )
 
 
-def _local_secret() -> str:
-    """A per-installation secret kept in ./var, so sessions survive a restart.
+def default_environment(database_url: str) -> str:
+    """SQLite is the embedded database of a developer's machine; anything else is a server."""
+    return "development" if database_url.startswith("sqlite:") else "production"
 
-    Production sets VIRKER_SECRET_KEY (the same on every replica).
-    """
-    path = Path("var/secret_key")
+
+def check_secret(secret: str) -> None:
+    """Refuse a secret key that anyone could know or guess."""
+    if not secret:
+        raise SettingsError(f"VIRKER_SECRET_KEY is not set: {HOW_TO_MAKE_ONE}")
+    if secret.strip().lower() in KNOWN_SECRETS:
+        raise SettingsError(f"VIRKER_SECRET_KEY is a published placeholder: {HOW_TO_MAKE_ONE}")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"VIRKER_SECRET_KEY has {len(secret)} characters, fewer than "
+                            f"{MIN_SECRET_LENGTH}: {HOW_TO_MAKE_ONE}")
+
+
+def secret_key_file(env: dict[str, str], database_url: str) -> Path:
+    """Where the secret key is kept when it is not in the environment: VIRKER_SECRET_KEY_FILE,
+    else `secret_key` beside the SQLite database, else in the user's state folder."""
+    if env.get("VIRKER_SECRET_KEY_FILE"):
+        return Path(env["VIRKER_SECRET_KEY_FILE"])
+    if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+        return Path(database_url[len("sqlite:///"):]).parent / "secret_key"
+    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "virker" / "secret_key"
+
+
+def _secret(env: dict[str, str], database_url: str, environment: str) -> str:
+    if env.get("VIRKER_SECRET_KEY"):
+        return env["VIRKER_SECRET_KEY"]
+    path = secret_key_file(env, database_url)
+    if environment == "development":
+        return _local_secret(path)
+    # Production reads a file it is given (a container's secret) but never makes one: a key
+    # made here would differ from every other replica's.
+    if env.get("VIRKER_SECRET_KEY_FILE"):
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"VIRKER_SECRET_KEY_FILE {path} cannot be read: "
+                                f"{exc.strerror}") from None
+    return ""
+
+
+def _local_secret(path: Path) -> str:
+    """A per-installation secret, so that sessions and forms survive a restart."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    key = secrets.token_urlsafe(48)
+    # Created readable by its owner alone, never for a moment by anyone else.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(key)
     return key
 
 

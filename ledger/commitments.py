@@ -3,8 +3,11 @@ contract's cap or shares commits (or releases) the difference.
 
 Both are doors that need consent (`contracts.consent`): a contract activates only once every
 commissioner has accepted its terms, and a variation applies only once everyone it affects
-has accepted it. A variation's commitment is dated on the day it takes effect, never earlier
-than today or than the end of the last paid period, so a balance once reported never moves.
+has accepted it. `activate`, `vary` and `accept` are the only ways to activate a contract or
+apply a variation: each checks, records the acceptance, changes the contract and posts the
+commitment in one transaction. A variation's commitment is dated on the day it takes
+effect, never earlier than today or than the end of the last paid period, so a balance once
+reported never moves.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ async def activate(principal: Principal, contract_id: UUID, reason: str) -> Cont
     `acceptance_missing` (the caller's acceptance stays recorded)."""
     async with write_transaction():
         row = await contracts.locked(principal, contract_id, "commissioner")
-        missing = await consent.activate(principal, row, reason)
+        missing = await consent.accept_for_activation(principal, row)
         if not missing:
+            await contracts.record_transition(principal, row, "activate", reason)
             out = await contracts.get_contract(principal, contract_id)
             await post([entries.commitment(
                 contract_id, out.currency, list(target(out.terms).items()),

@@ -37,7 +37,17 @@ from core.ids import new_id
 from outcomes import usage
 from outcomes.parsing import Row
 from outcomes.pseudonyms import pseudonym_problem
-from outcomes.rules import COUNTED, Claimed, PastClaim, check_claim, parse_value
+from outcomes.queries import decode_report
+from outcomes.rules import (
+    COUNTED,
+    Claimed,
+    ClaimStatus,
+    Enrolment,
+    PastClaim,
+    check_claim,
+    check_enrolment,
+    parse_value,
+)
 from outcomes.schemas import BatchReport, ClaimIn, ParticipantIn, RowResult
 from outcomes.tables import Claim, IntakeBatch, Participant
 
@@ -46,7 +56,6 @@ from outcomes.tables import Claim, IntakeBatch, Participant
 Processed = tuple[list[RowResult], type[Table], list[dict]]
 
 _report_encoder = msgspec.json.Encoder()
-_report_decoder = msgspec.json.Decoder(BatchReport)
 
 
 class Submission(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,7 +131,7 @@ async def _replay(sub: Submission) -> BatchReport | None:
     if row["body_hash"] != sub.body_hash:
         raise Conflict("this Idempotency-Key was used for a different request",
                        code="idempotency_key_reused")
-    return _report_decoder.decode(row["report"])
+    return decode_report(row["report"])
 
 
 def _rejected(i: int, ref: str | None, problems: list[Problem],
@@ -140,47 +149,36 @@ async def _enrol(sub: Submission, contract: dict, rows: list[Row[ParticipantIn]]
     existing = {r["pseudonym"]: r for r in await Participant.select().where(
         (Participant.contract == sub.contract_id)
         & Participant.pseudonym.is_in(list(wanted) or [""]))}
-    period = terms.enrolment_period
     results, new = [], []
     for i, p, problems in rows:
         if p is None:
             results.append(_rejected(i, None, problems))
             continue
-        bad = pseudonym_problem(p.pseudonym)
-        if bad:
-            results.append(_rejected(i, None, [Problem(code=bad[0], field="pseudonym",
-                                                       message=bad[1])]))
-            continue
         known = existing.get(p.pseudonym)
-        if known is not None:
-            results.append(_compare_participant(i, p, known))
-            continue
-        if not period.start <= p.enrolled_on <= period.end:
-            results.append(_rejected(i, p.pseudonym, [Problem(
-                code="enrolment_outside_period", field="enrolled_on",
-                message=f"enrolment runs from {period.start} to {period.end}")]))
-            continue
-        row = dict(id=new_id(), contract=sub.contract_id, pseudonym=p.pseudonym,
-                   enrolled_on=p.enrolled_on, age_band=p.age_band, area=p.area,
-                   cohort=p.cohort, created_at=at)
-        existing[p.pseudonym] = row
-        new.append(row)
-        results.append(RowResult(row=i, status="created", id=row["id"], ref=p.pseudonym))
+        verdict, problems = check_enrolment(terms, _enrolment(p), known and _enrolment(known))
+        if verdict == "rejected":
+            # A refused pseudonym is not echoed back: it may be a personal identifier.
+            ref = p.pseudonym if problems[0].field != "pseudonym" else None
+            results.append(_rejected(i, ref, problems))
+        elif verdict == "unchanged":
+            results.append(RowResult(row=i, status="unchanged", id=known["id"],
+                                     ref=p.pseudonym))
+        else:
+            row = dict(id=new_id(), contract=sub.contract_id, pseudonym=p.pseudonym,
+                       enrolled_on=p.enrolled_on, age_band=p.age_band, area=p.area,
+                       cohort=p.cohort, created_at=at)
+            existing[p.pseudonym] = row
+            new.append(row)
+            results.append(RowResult(row=i, status="created", id=row["id"], ref=p.pseudonym))
     return results, Participant, new
 
 
-def _compare_participant(i: int, p: ParticipantIn, known: dict) -> RowResult:
-    if known["enrolled_on"] != p.enrolled_on:
-        return _rejected(i, p.pseudonym, [Problem(
-            code="enrolment_conflict", field="enrolled_on",
-            message=f"{p.pseudonym} is enrolled on {known['enrolled_on']}; changing that is "
-                    "a variation for the commissioner")])
-    changed = [f for f in ("age_band", "area", "cohort") if getattr(p, f) != known[f]]
-    if changed:
-        return _rejected(i, p.pseudonym, [Problem(
-            code="participant_conflict", field=changed[0],
-            message=f"{p.pseudonym} is already enrolled with other {', '.join(changed)}")])
-    return RowResult(row=i, status="unchanged", id=known["id"], ref=p.pseudonym)
+def _enrolment(p: ParticipantIn | dict) -> Enrolment:
+    if isinstance(p, dict):
+        return Enrolment(pseudonym=p["pseudonym"], enrolled_on=p["enrolled_on"],
+                         age_band=p["age_band"], area=p["area"], cohort=p["cohort"])
+    return Enrolment(pseudonym=p.pseudonym, enrolled_on=p.enrolled_on, age_band=p.age_band,
+                     area=p.area, cohort=p.cohort)
 
 
 # Claims ------------------------------------------------------------------------------------
@@ -252,7 +250,8 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
                         batch=batch_id, client_ref=c.client_ref, line_code=line.code,
                         metric_code=c.metric_code, achieved_on=c.achieved_on,
                         value=text_value, evidence_ref=c.evidence_ref,
-                        amount=decision.amount, currency=currency, status="accepted",
+                        amount=decision.amount, currency=currency,
+                        status=ClaimStatus.ACCEPTED.value,
                         submitted_at=at, sample=None))
         by_ref[c.client_ref] = dict(id=claim_id, client_ref=c.client_ref,
                                     participant=participant["id"], metric_code=c.metric_code,

@@ -5,7 +5,9 @@ A payment run collects the contract's approved, unpaid claims whose outcomes wer
 in its period, and goes draft → approved → paid; paying books one payment entry per claim
 (idempotency key `pay:<claim>`, so no claim is ever paid twice). A clawback reverses a
 claim's accrual with an entry that names it; if the claim was paid, the provider owes the
-money back (receivable).
+money back (receivable). Each is one door: under the contract's lock, it decides by
+`outcomes.rules`, moves claims through `outcomes.lifecycle.move` and posts, in one
+transaction.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts import service as contracts
-from contracts.errors import Conflict, Invalid, NotFound
+from contracts.errors import Conflict, Invalid
 from contracts.identity import Principal
 from contracts.money import Money
 from core.clock import now
-from core.database import any_of, bulk_insert, write_transaction
+from core.database import bulk_insert, write_transaction
 from core.ids import new_id
 from ledger import checkpoints, entries
 from ledger.balances import accrual_parts
 from ledger.posting import post
-from outcomes import usage
+from outcomes import lifecycle
+from outcomes.rules import already_done, clawback_refusal
 from outcomes.schemas import PaymentRunIn, PaymentRunOut
-from outcomes.tables import Claim, ClaimEvent, PaymentRun, PaymentRunLine
-
-CHUNK = 5_000
+from outcomes.tables import Claim, PaymentRun, PaymentRunLine
 
 
 def _out(r: dict) -> PaymentRunOut:
@@ -75,14 +76,8 @@ async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn
 
 
 async def get_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
-    row = await PaymentRun.select().where(PaymentRun.id == run_id).first()
-    if row is None:
-        raise NotFound("no such payment run", code="payment_run_not_found")
-    try:
-        await contracts.relation(principal, row["contract"])
-    except NotFound:
-        raise NotFound("no such payment run", code="payment_run_not_found") from None
-    return _out(row)
+    return _out(await contracts.row_of_contract(principal, PaymentRun, run_id,
+                                                "payment_run_not_found"))
 
 
 async def list_runs(principal: Principal, contract_id: UUID) -> list[PaymentRunOut]:
@@ -99,7 +94,8 @@ async def run_claims(principal: Principal, run_id: UUID) -> list[UUID]:
 
 
 async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
-    run = await _run_for_commissioner(principal, run_id)
+    run = await contracts.row_of_contract(principal, PaymentRun, run_id, "payment_run_not_found",
+                                          role="commissioner")
     async with write_transaction():
         await contracts.locked(principal, run["contract"], "commissioner")
         updated = await PaymentRun.update({
@@ -118,7 +114,8 @@ async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
 
 async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
     """Book the payments. Paying a paid run again changes nothing."""
-    run = await _run_for_commissioner(principal, run_id)
+    run = await contracts.row_of_contract(principal, PaymentRun, run_id, "payment_run_not_found",
+                                          role="commissioner")
     async with write_transaction():
         await contracts.locked(principal, run["contract"], "commissioner")
         current = await PaymentRun.select().where(PaymentRun.id == run_id).first()
@@ -137,13 +134,10 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
                            code="not_accrued")
         await post([entries.payment(run["contract"], run["currency"], parts[c][1], c, run_id,
                                     on) for c in claims])
-        for i in range(0, len(claims), CHUNK):
-            await Claim.update({Claim.status: "paid"}).where(
-                any_of(Claim.id, claims[i:i + CHUNK]))
-        await bulk_insert(ClaimEvent, [dict(
-            id=new_id(), claim=c, from_status="approved", to_status="paid",
-            reason=f"paid in run {run_id}", recorded_at=at, recorded_by=principal.label)
-            for c in claims])
+        # A claim in a run that is not paid is approved and stays so: a clawback waits for
+        # the run (rules.clawback_refusal); `move` refuses any that is not.
+        await lifecycle.move(run["contract"], [dict(id=c, status="approved") for c in claims],
+                             "pay", f"paid in run {run_id}", principal, at)
         await PaymentRun.update({PaymentRun.status: "paid", PaymentRun.paid_at: at,
                                  PaymentRun.paid_by: principal.label}).where(
             PaymentRun.id == run_id)
@@ -153,47 +147,24 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
 
 
 async def clawback(principal: Principal, claim_id: UUID, reason: str) -> None:
-    claim = await Claim.select(Claim.id, Claim.contract).where(Claim.id == claim_id).first()
-    if claim is None:
-        raise NotFound("no such claim", code="claim_not_found")
-    try:
-        await contracts.require_commissioner(principal, claim["contract"])
-    except NotFound:
-        raise NotFound("no such claim", code="claim_not_found") from None
+    """Claw back an approved or paid claim: a reversing entry that names its accrual, and a
+    receivable when it was paid. Clawing back a reversed claim changes nothing."""
+    claim = await contracts.row_of_contract(principal, Claim, claim_id, "claim_not_found",
+                                            role="commissioner",
+                                            columns=(Claim.id, Claim.contract))
     async with write_transaction():
         contract = await contracts.locked(principal, claim["contract"], "commissioner")
-        row = await Claim.select(Claim.status, Claim.line_code, Claim.amount).where(
+        row = await Claim.select(Claim.id, Claim.status, Claim.line_code, Claim.amount).where(
             Claim.id == claim_id).first()
-        if row["status"] == "reversed":
+        in_run = await PaymentRunLine.exists().where(PaymentRunLine.claim == claim_id)
+        refused = clawback_refusal(row["status"], in_unpaid_run=in_run)
+        if refused is not None:
+            raise Conflict(refused[1], code=refused[0])
+        if already_done("claw_back", row["status"]):
             return
-        if row["status"] not in ("approved", "paid"):
-            raise Conflict(f"a {row['status']} claim has nothing to claw back; dispute it",
-                           code="invalid_transition")
-        pending = await PaymentRunLine.select(PaymentRunLine.run.status.as_alias("status")).where(
-            PaymentRunLine.claim == claim_id).first()
-        if row["status"] == "approved" and pending is not None:
-            raise Conflict("the claim is in a payment run that is not paid yet",
-                           code="in_payment_run")
         accrual_id, parts = (await accrual_parts([claim_id]))[claim_id]
         at = now()
         await post([entries.clawback(claim["contract"], contract["currency"], parts, claim_id,
                                      at.date(), paid=row["status"] == "paid",
                                      reverses=accrual_id, reason=reason)])
-        await Claim.update({Claim.status: "reversed"}).where(Claim.id == claim_id)
-        await ClaimEvent.insert(ClaimEvent(
-            id=new_id(), claim=claim_id, from_status=row["status"], to_status="reversed",
-            reason=reason, recorded_at=at, recorded_by=principal.label))
-        await usage.add(claim["contract"], {row["line_code"]: (-1, -row["amount"])})
-
-
-async def _run_for_commissioner(principal: Principal, run_id: UUID) -> dict:
-    run = await PaymentRun.select().where(PaymentRun.id == run_id).first()
-    if run is None:
-        raise NotFound("no such payment run", code="payment_run_not_found")
-    try:
-        await contracts.require_commissioner(principal, run["contract"])
-    except NotFound:
-        raise NotFound("no such payment run", code="payment_run_not_found") from None
-    return run
-
-
+        await lifecycle.move(claim["contract"], [row], "claw_back", reason, principal, at)

@@ -3,12 +3,17 @@
 Virker never stores who a participant is. A provider picks a pseudonym from its own case
 system; this module refuses values that look like a Danish CPR number (DDMMYY-XXXX, or ten
 digits), a Norwegian fødselsnummer (eleven digits), a UK National Insurance number, or that
-are not a single token (names have spaces; e-mail addresses have @).
+are not a single token (names have spaces; e-mail addresses have @). It is stricter than the
+rules for free text in contracts.personal, which it applies as well: any run of ten digits or
+more is refused here, whatever date it makes, and so is an e-mail address written with # or
+a phone number written with dashes, which the token rule alone would let through.
 """
 
 from __future__ import annotations
 
 import re
+
+from contracts import personal
 
 PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]{0,63}$")
 CPR_WITH_DASH = re.compile(r"(?<!\d)\d{6}-\d{4}(?!\d)")
@@ -16,29 +21,38 @@ CPR_WITH_DASH = re.compile(r"(?<!\d)\d{6}-\d{4}(?!\d)")
 LONG_DIGIT_RUN = re.compile(r"\d{10,}")
 UK_NINO = re.compile(r"(?<![A-Z])[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D](?![A-Z])",
                      re.IGNORECASE)
+NATIONAL = (personal.CPR, personal.FNR, personal.NINO)
 
 
 def identifier_kind(value: str) -> str | None:
     """Which kind of national identifier `value` looks like, or None."""
     compact = value.replace(" ", "")
     if CPR_WITH_DASH.search(value):
-        return "Danish CPR number"
+        return personal.CPR
     run = LONG_DIGIT_RUN.search(compact)
     if run:
-        return "Norwegian fødselsnummer" if len(run.group()) == 11 else "Danish CPR number"
+        return personal.FNR if len(run.group()) == 11 else personal.CPR
     if UK_NINO.search(value):
-        return "UK National Insurance number"
-    return None
+        return personal.NINO
+    kind = personal.identifier_kind(value)
+    return kind if kind in NATIONAL else None
+
+
+def _refused(kind: str) -> tuple[str, str]:
+    return ("personal_identifier",
+            f"this looks like a {kind}; send the pseudonym from your case system instead")
 
 
 def pseudonym_problem(value: str) -> tuple[str, str] | None:
     """(code, message) when `value` cannot be a pseudonym, else None."""
     kind = identifier_kind(value)
     if kind:
-        return ("personal_identifier",
-                f"this looks like a {kind}; send the pseudonym from your case system instead")
+        return _refused(kind)
     if not PSEUDONYM.match(value):
         return ("invalid_pseudonym",
                 "a pseudonym is one token of letters, digits and _ . : # / - (at most 64), "
                 "never a name or an e-mail address")
+    kind = personal.identifier_kind(value)  # a token may still be an address or a phone
+    if kind:
+        return _refused(kind)
     return None

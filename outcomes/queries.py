@@ -1,4 +1,9 @@
-"""Reading claims, participants and batch reports: plain queries, no domain model."""
+"""Reading claims, participants and intake batches: plain queries, no domain model.
+
+Lists page by id (UUIDv7, so in the order things were created) and, asked to, count what
+matches in all. A row of a contract the caller may not see is not found, as the contract is
+not (`contracts.service.row_of_contract`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,26 @@ from contracts import service as contracts
 from contracts.errors import NotFound
 from contracts.identity import Principal
 from contracts.money import Money
-from contracts.schemas import Page
-from outcomes.schemas import BatchReport, ClaimDetail, ClaimEventOut, ClaimOut, ParticipantOut
+from contracts.schemas import CountedPage
+from outcomes.schemas import (
+    BatchDetail,
+    BatchOut,
+    BatchReport,
+    BatchStatus,
+    ClaimDetail,
+    ClaimEventOut,
+    ClaimOut,
+    ParticipantOut,
+    StoredBatchReport,
+)
 from outcomes.tables import Claim, ClaimEvent, IntakeBatch, Participant
+
+_stored_report = msgspec.json.Decoder(StoredBatchReport)
+
+
+def decode_report(text: str) -> BatchReport:
+    """A stored validation report, read leniently."""
+    return msgspec.convert(_stored_report.decode(text), BatchReport, from_attributes=True)
 
 CLAIM_COLUMNS = (
     Claim.id, Claim.contract, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
@@ -31,7 +53,8 @@ class ClaimFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def list_claims(principal: Principal, contract_id: UUID, f: ClaimFilter,
-                      cursor: UUID | None = None, limit: int = 100) -> Page[ClaimOut]:
+                      cursor: UUID | None = None, limit: int = 100, count: bool = False
+                      ) -> CountedPage[ClaimOut]:
     await contracts.relation(principal, contract_id)
     where = Claim.contract == contract_id
     if f.status:
@@ -44,23 +67,24 @@ async def list_claims(principal: Principal, contract_id: UUID, f: ClaimFilter,
         where &= Claim.achieved_on <= f.achieved_to
     if f.participant:
         where &= Claim.participant.pseudonym == f.participant
+    total = await Claim.count().where(where) if count else None
     if cursor:
         where &= Claim.id > cursor
     rows = await Claim.select(*CLAIM_COLUMNS).where(where).order_by(Claim.id).limit(limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=[claim_out(r) for r in rows],
-                next_cursor=str(rows[-1]["id"]) if more else None)
+    return _page([claim_out(r) for r in rows], limit, total)
+
+
+def _page(items: list, limit: int, total: int | None) -> CountedPage:
+    """The first `limit` of `items` (fetched one beyond, to know whether more follow)."""
+    more = len(items) > limit
+    items = items[:limit]
+    return CountedPage(items=items, next_cursor=str(items[-1].id) if more else None,
+                       total=total)
 
 
 async def get_claim(principal: Principal, claim_id: UUID) -> ClaimDetail:
-    row = await Claim.select(*CLAIM_COLUMNS).where(Claim.id == claim_id).first()
-    if row is None:
-        raise NotFound("no such claim", code="claim_not_found")
-    try:
-        await contracts.relation(principal, row["contract"])
-    except NotFound:
-        raise NotFound("no such claim", code="claim_not_found") from None
+    row = await contracts.row_of_contract(principal, Claim, claim_id, "claim_not_found",
+                                          columns=CLAIM_COLUMNS)
     events = await ClaimEvent.select().where(ClaimEvent.claim == claim_id).order_by(
         ClaimEvent.recorded_at)
     history = [ClaimEventOut(from_status=None, to_status="accepted",
@@ -84,19 +108,69 @@ def claim_out(r: dict) -> ClaimOut:
 
 
 async def list_participants(principal: Principal, contract_id: UUID,
-                            cursor: UUID | None = None, limit: int = 100
-                            ) -> Page[ParticipantOut]:
+                            cursor: UUID | None = None, limit: int = 100, count: bool = False
+                            ) -> CountedPage[ParticipantOut]:
     await contracts.relation(principal, contract_id)
     where = Participant.contract == contract_id
+    total = await Participant.count().where(where) if count else None
     if cursor:
         where &= Participant.id > cursor
     rows = await Participant.select().where(where).order_by(Participant.id).limit(limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
     items = [ParticipantOut(id=r["id"], pseudonym=r["pseudonym"], enrolled_on=r["enrolled_on"],
                             age_band=r["age_band"], area=r["area"], cohort=r["cohort"])
              for r in rows]
-    return Page(items=items, next_cursor=str(rows[-1]["id"]) if more else None)
+    return _page(items, limit, total)
+
+
+# Intake batches ----------------------------------------------------------------------------
+
+BATCH_COLUMNS = (IntakeBatch.id, IntakeBatch.contract, IntakeBatch.organisation,
+                 IntakeBatch.kind, IntakeBatch.idempotency_key, IntakeBatch.received_at,
+                 IntakeBatch.rows, IntakeBatch.accepted)
+
+
+def batch_status(rows: int, accepted: int) -> BatchStatus:
+    return "accepted" if accepted == rows else "rejected" if accepted == 0 else "partial"
+
+
+def batch_out(r: dict) -> BatchOut:
+    # A batch sent without an Idempotency-Key is recorded under its own id.
+    key = r["idempotency_key"] if r["idempotency_key"] != str(r["id"]) else None
+    return BatchOut(id=r["id"], contract_id=r["contract"], organisation_id=r["organisation"],
+                    kind=r["kind"], status=batch_status(r["rows"], r["accepted"]),
+                    idempotency_key=key, received_at=r["received_at"], rows=r["rows"],
+                    accepted=r["accepted"], rejected=r["rows"] - r["accepted"])
+
+
+async def list_batches(principal: Principal, contract_id: UUID, *,
+                       status: BatchStatus | None = None, kind: str | None = None,
+                       cursor: UUID | None = None, limit: int = 100, count: bool = False
+                       ) -> CountedPage[BatchOut]:
+    """The contract's intake batches, oldest first, for any of its parties."""
+    await contracts.relation(principal, contract_id)
+    where = IntakeBatch.contract == contract_id
+    if kind:
+        where &= IntakeBatch.kind == kind
+    if status == "accepted":
+        where &= IntakeBatch.accepted == IntakeBatch.rows
+    elif status == "rejected":
+        where &= IntakeBatch.accepted == 0
+    elif status == "partial":
+        where &= (IntakeBatch.accepted > 0) & (IntakeBatch.accepted < IntakeBatch.rows)
+    total = await IntakeBatch.count().where(where) if count else None
+    if cursor:
+        where &= IntakeBatch.id > cursor
+    rows = await IntakeBatch.select(*BATCH_COLUMNS).where(where).order_by(
+        IntakeBatch.id).limit(limit + 1)
+    return _page([batch_out(r) for r in rows], limit, total)
+
+
+async def get_batch_detail(principal: Principal, batch_id: UUID) -> BatchDetail:
+    """One batch with the validation report it got, for any of its contract's parties."""
+    row = await contracts.row_of_contract(principal, IntakeBatch, batch_id, "batch_not_found",
+                                          columns=(*BATCH_COLUMNS, IntakeBatch.report))
+    out = batch_out(row)
+    return BatchDetail(**msgspec.structs.asdict(out), report=decode_report(row["report"]))
 
 
 async def get_batch(principal: Principal, contract_id: UUID, batch_id: UUID) -> BatchReport:
@@ -105,4 +179,4 @@ async def get_batch(principal: Principal, contract_id: UUID, batch_id: UUID) -> 
         (IntakeBatch.id == batch_id) & (IntakeBatch.contract == contract_id)).first()
     if row is None:
         raise NotFound("no such batch", code="batch_not_found")
-    return msgspec.json.decode(row["report"], type=BatchReport)
+    return decode_report(row["report"])

@@ -1,10 +1,14 @@
-"""Payment rules: pure, deterministic checks of one claim against a contract.
+"""Payment rules and the claim lifecycle: pure, deterministic, no I/O.
 
 `check_claim` takes the contract's terms, the metric library, the participant's enrolment,
 the participant's counted claims so far and the running totals, and returns either the rate
-card line and amount to accept, or every reason (stable codes) why not. No I/O: the API, the
-batch importer and the tests call the same function. docs/payment-rules.md has an example
-of each reason.
+card line and amount to accept, or every reason (stable codes) why not. `check_enrolment`
+does the same for a participant. `CLAIM_TRANSITIONS` is the claim lifecycle, as
+`contracts.rules.TRANSITIONS` is the contract's; `approval_refusal` and `clawback_refusal`
+say why a claim may not take a step, and `cap_problems` is the one check of the contract,
+line and participant caps that intake and approval share. The services call these and
+nothing else decides. docs/payment-rules.md has an example of each reason
+(`contracts.reasons` lists them all).
 
 Claims count against limits while they are accepted, sampled, verified, approved or paid;
 rejected, disputed and reversed claims do not.
@@ -13,15 +17,94 @@ rejected, disputed and reversed claims do not.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from contracts.errors import Problem
 from contracts.schemas import ContractTerms, MetricOut, RateCardLine
+from outcomes.pseudonyms import pseudonym_problem
+
+
+class ClaimStatus(enum.StrEnum):
+    """Where a claim stands. A rejected row is never stored as a claim."""
+
+    ACCEPTED = "accepted"
+    SAMPLED = "sampled"
+    VERIFIED = "verified"
+    DISPUTED = "disputed"
+    APPROVED = "approved"
+    PAID = "paid"
+    REVERSED = "reversed"
+
 
 COUNTED = ("accepted", "sampled", "verified", "approved", "paid")
+
+CLAIM_TRANSITIONS: dict[str, dict[str, str]] = {
+    # action: {from_status: to_status}
+    "sample": {"accepted": "sampled"},
+    "verify": {"sampled": "verified", "disputed": "verified"},
+    "dispute": {"sampled": "disputed"},
+    # From `accepted` only when the claim went through a draw unselected (approval_refusal).
+    "approve": {"accepted": "approved", "verified": "approved"},
+    "pay": {"approved": "paid"},
+    "claw_back": {"approved": "reversed", "paid": "reversed"},
+}
+# Statuses in which the action has already happened: asking again changes nothing.
+ALREADY = {"approve": ("approved", "paid"), "claw_back": ("reversed",)}
+_DONE_WORD = {"sample": "sampled", "verify": "verified", "dispute": "disputed",
+              "approve": "approved", "pay": "paid", "claw_back": "clawed back"}
+
+
+def next_claim_status(current: str, action: str) -> str | None:
+    """The status `action` leads a claim to from `current`, or None when not allowed."""
+    return CLAIM_TRANSITIONS[action].get(current)
+
+
+def already_done(action: str, current: str) -> bool:
+    return current in ALREADY.get(action, ())
+
+
+def transition_refusal(current: str, action: str) -> tuple[str, str] | None:
+    """(code, message) when a claim that is `current` may not take `action`."""
+    if next_claim_status(current, action) is not None:
+        return None
+    if action == "claw_back":
+        return ("invalid_transition",
+                f"a {current} claim has nothing to claw back; dispute it")
+    return ("invalid_transition", f"a {current} claim cannot be {_DONE_WORD[action]}")
+
+
+def approval_refusal(current: str | None, drawn: bool) -> tuple[str, str] | None:
+    """(code, message) when a claim that is `current` (None: not on the contract) may not be
+    approved; `drawn` says whether it has been through a verification draw. A claim is
+    approved once the draw passed it by or it was verified."""
+    if current is None:
+        return ("unknown_claim", "no such claim on this contract")
+    if already_done("approve", current):
+        return None
+    if current == "accepted" and not drawn:
+        return ("not_yet_sampled", "draw a verification sample first")
+    if current == "sampled":
+        return ("not_verified", "the claim was sampled and is not verified yet")
+    if next_claim_status(current, "approve") is None:
+        return ("not_approvable", f"a {current} claim cannot be approved")
+    return None
+
+
+def clawback_refusal(current: str, in_unpaid_run: bool) -> tuple[str, str] | None:
+    """(code, message) when a claim that is `current` may not be clawed back. An approved
+    claim waiting in a payment run is taken out of nothing: the run would pay it."""
+    if already_done("claw_back", current):
+        return None
+    refused = transition_refusal(current, "claw_back")
+    if refused is not None:
+        return refused
+    if current == "approved" and in_unpaid_run:
+        return ("in_payment_run", "the claim is in a payment run that is not paid yet")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +136,63 @@ class Totals:
         self.contract_amount += amount
         self.line_count[line_code] += 1
         self.line_amount[line_code] += amount
+
+
+@dataclass(frozen=True, slots=True)
+class Adding:
+    """A claim about to count against the caps: its line, its participant, its amount."""
+
+    line_code: str
+    participant: Hashable
+    amount: int
+
+
+# Where each cap problem points, for a claim row (intake) and for a list of claims.
+CLAIM_CAP_FIELDS = {"participant_cap_reached": "pseudonym", "line_cap_reached": "metric_code",
+                    "cap_reached": "metric_code"}
+LIST_CAP_FIELDS = {"participant_cap_reached": "claim_ids", "line_cap_reached": "claim_ids",
+                   "cap_reached": "claim_ids"}
+
+
+def cap_problems(terms: ContractTerms, totals: Totals, participants: Mapping[Hashable, int],
+                 adding: Sequence[Adding], *, subject: str = "this claim",
+                 fields: Mapping[str, str] = CLAIM_CAP_FIELDS) -> list[Problem]:
+    """Every cap that adding `adding` to what already counts would pass: the
+    per-participant cap (`participants`: each participant's amount so far), each touched
+    line's maximum count and amount, and the contract's cap (`totals`). Intake asks it for
+    one claim against the counted claims; approval for a list against what is accrued."""
+    problems: list[Problem] = []
+
+    def fail(code: str, message: str) -> None:
+        problems.append(Problem(code=code, field=fields[code], message=message))
+
+    cap = terms.per_participant_cap
+    if cap is not None:
+        per: dict[Hashable, int] = defaultdict(int)
+        for a in adding:
+            per[a.participant] += a.amount
+        if any(participants.get(p, 0) + amount > cap.amount for p, amount in per.items()):
+            fail("participant_cap_reached",
+                 f"{subject} would take the participant over the per-participant cap")
+    count: dict[str, int] = defaultdict(int)
+    amount: dict[str, int] = defaultdict(int)
+    for a in adding:
+        count[a.line_code] += 1
+        amount[a.line_code] += a.amount
+    for line in terms.rate_card:
+        if line.code not in count:
+            continue
+        if line.max_count is not None and \
+                totals.line_count.get(line.code, 0) + count[line.code] > line.max_count:
+            fail("line_cap_reached", f"line {line.code} pays for at most {line.max_count} "
+                                     "outcomes")
+        if line.max_amount is not None and \
+                totals.line_amount.get(line.code, 0) + amount[line.code] > \
+                line.max_amount.amount:
+            fail("line_cap_reached", f"line {line.code} has reached its maximum amount")
+    if totals.contract_amount + sum(a.amount for a in adding) > terms.cap.amount:
+        fail("cap_reached", f"{subject} would take the contract over its cap")
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +237,10 @@ def check_claim(
                        f"claims closed on {terms.claims_deadline.isoformat()}")
     if claim.achieved_on > today:
         return _reject("achieved_in_future", "achieved_on", "the outcome lies in the future")
+    if claim.achieved_on > terms.service_period.end:
+        return _reject("after_service_period", "achieved_on",
+                       f"the service period ended on {terms.service_period.end.isoformat()}; "
+                       "outcomes achieved after it are not paid")
     if enrolled_on is None:
         return _reject("not_enrolled", "pseudonym",
                        "no participant with this pseudonym is enrolled on the contract")
@@ -183,22 +327,56 @@ def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, cla
 
     # Money limits.
     price = line.price.amount
-    if terms.per_participant_cap is not None and \
-            sum(h.amount for h in history) + price > terms.per_participant_cap.amount:
-        fail("participant_cap_reached", "pseudonym",
-             "this claim would take the participant over the per-participant cap")
-    if line.max_count is not None and totals.line_count[line.code] + 1 > line.max_count:
-        fail("line_cap_reached", "metric_code",
-             f"line {line.code} pays for at most {line.max_count} outcomes")
-    if line.max_amount is not None and \
-            totals.line_amount[line.code] + price > line.max_amount.amount:
-        fail("line_cap_reached", "metric_code",
-             f"line {line.code} has reached its maximum amount")
-    if totals.contract_amount + price > terms.cap.amount:
-        fail("cap_reached", "metric_code", "this claim would take the contract over its cap")
+    errors += cap_problems(terms, totals, {None: sum(h.amount for h in history)},
+                           [Adding(line.code, None, price)])
     return Decision(line=line, amount=price if not errors else 0, errors=errors)
 
 
 def _reject(code: str, field: str, message: str) -> Decision:
     return Decision(line=None, amount=0, errors=[Problem(code=code, field=field,
                                                          message=message)])
+
+
+# Enrolment ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A participant as the rules see it: a pseudonym, an enrolment date, coarse
+    dimensions."""
+
+    pseudonym: str
+    enrolled_on: dt.date
+    age_band: str | None = None
+    area: str | None = None
+    cohort: str | None = None
+
+
+def check_enrolment(terms: ContractTerms, new: Enrolment, known: Enrolment | None
+                    ) -> tuple[str, list[Problem]]:
+    """("created", []) when `new` may be enrolled; ("unchanged", []) when it is enrolled
+    exactly so already (`known`); else ("rejected", reasons). An enrolment is never
+    changed by sending it again: that is a variation for the commissioner."""
+    bad = pseudonym_problem(new.pseudonym)
+    if bad:
+        return "rejected", [Problem(code=bad[0], field="pseudonym", message=bad[1])]
+    if known is not None:
+        if known.enrolled_on != new.enrolled_on:
+            return "rejected", [Problem(
+                code="enrolment_conflict", field="enrolled_on",
+                message=f"{new.pseudonym} is enrolled on {known.enrolled_on}; changing that "
+                        "is a variation for the commissioner")]
+        changed = [f for f in ("age_band", "area", "cohort")
+                   if getattr(new, f) != getattr(known, f)]
+        if changed:
+            return "rejected", [Problem(
+                code="participant_conflict", field=changed[0],
+                message=f"{new.pseudonym} is already enrolled with other "
+                        f"{', '.join(changed)}")]
+        return "unchanged", []
+    period = terms.enrolment_period
+    if not period.start <= new.enrolled_on <= period.end:
+        return "rejected", [Problem(code="enrolment_outside_period", field="enrolled_on",
+                                    message=f"enrolment runs from {period.start} to "
+                                            f"{period.end}")]
+    return "created", []

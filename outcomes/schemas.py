@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
 
 from contracts.errors import Problem
 from contracts.money import Money
-from contracts.schemas import Code, DecimalText, Input, Output
+from contracts.schemas import Code, DecimalText, Input, Output, Stored, StoredMoney
 
 AgeBand = Literal["0-17", "18-24", "25-29", "30-39", "40-49", "50-59", "60-66", "67+"]
 ClaimStatus = Literal["accepted", "sampled", "verified", "disputed", "approved", "paid",
@@ -25,6 +25,9 @@ MAX_ROWS = 10_000
 
 
 class ParticipantIn(Input, kw_only=True):
+    # The pseudonym has rules of its own (outcomes.pseudonyms), checked by the intake.
+    free_text: ClassVar[tuple[str, ...]] = ("area", "cohort")
+
     pseudonym: PseudonymText
     enrolled_on: dt.date
     age_band: AgeBand | None = None
@@ -33,6 +36,9 @@ class ParticipantIn(Input, kw_only=True):
 
 
 class ClaimIn(Input, kw_only=True):
+    # metric_code too: a row's report names its metric, so it must not carry an identifier.
+    free_text: ClassVar[tuple[str, ...]] = ("client_ref", "metric_code", "evidence_ref")
+
     client_ref: ClientRef
     pseudonym: PseudonymText
     metric_code: Code
@@ -102,10 +108,14 @@ class ClaimDetail(ClaimOut, kw_only=True):
 
 
 class DecisionIn(Input, kw_only=True):
+    masked_text: ClassVar[tuple[str, ...]] = ("reason",)
+
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2_000)]
 
 
 class ApprovalIn(Input, kw_only=True):
+    masked_text: ClassVar[tuple[str, ...]] = ("reason",)
+
     claim_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=MAX_ROWS)]
     reason: Annotated[str, msgspec.Meta(max_length=2_000)] = ""
 
@@ -119,6 +129,8 @@ class ApprovalOut(Output, kw_only=True):
 
 
 class SampleIn(Input, kw_only=True):
+    free_text: ClassVar[tuple[str, ...]] = ("seed",)
+
     seed: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = None
 
 
@@ -153,3 +165,56 @@ class PaymentRunOut(Output, kw_only=True):
     approved_by: str | None = None
     paid_at: dt.datetime | None = None
     paid_by: str | None = None
+
+
+# Intake batches ----------------------------------------------------------------------------
+
+# Every row accepted, some, or none.
+BatchStatus = Literal["accepted", "partial", "rejected"]
+BatchKind = Literal["participants", "claims"]
+
+
+class BatchOut(Output, kw_only=True):
+    """One submitted batch: who sent it, when, and how its rows fared. Its validation
+    report is GET /api/v1/batches/{id}."""
+
+    id: UUID
+    contract_id: UUID
+    organisation_id: UUID
+    kind: BatchKind
+    status: BatchStatus
+    idempotency_key: str | None = None
+    received_at: dt.datetime
+    rows: int
+    accepted: int
+    rejected: int
+
+
+class BatchDetail(BatchOut, kw_only=True):
+    report: BatchReport
+
+
+# Stored validation reports are read leniently (see contracts.schemas.Stored): a report a
+# newer version wrote, with fields this one does not know, still reads.
+
+
+class StoredRowResult(Stored, kw_only=True):
+    row: int
+    status: str
+    id: UUID | None = None
+    ref: str | None = None
+    line_code: str | None = None
+    metric_code: str | None = None
+    amount: StoredMoney | None = None
+    errors: list[Problem] = []
+
+
+class StoredBatchReport(Stored, kw_only=True):
+    batch_id: UUID | None
+    kind: str
+    contract_id: UUID
+    received_at: dt.datetime
+    rows: int
+    accepted: int
+    rejected: int
+    results: list[StoredRowResult]

@@ -1,4 +1,9 @@
-"""Participants, intake batches, claims and claim status history."""
+"""Participants, intake batches, claims and claim status history.
+
+A claim's status is one of `rules.ClaimStatus`, held by the database as well (a CHECK
+constraint on PostgreSQL, triggers on SQLite; migration 2026-11-26T05), on the claim and on
+each event of its history. `outcomes.lifecycle.move` alone changes it.
+"""
 
 from piccolo.columns import (
     UUID,
@@ -13,6 +18,7 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 from contracts.tables import Contract, Organisation
+from outcomes.rules import ClaimStatus
 
 
 class Participant(Table):
@@ -68,7 +74,7 @@ class Claim(Table):
     evidence_ref = Varchar(length=200)
     amount = BigInt()
     currency = Varchar(length=3)
-    status = Varchar(length=16)
+    status = Varchar(length=16, choices=ClaimStatus)
     submitted_at = Timestamptz()
     # Set when the claim enters a verification draw, whether or not it was selected.
     sample = ForeignKey(references=SampleDraw, null=True, default=None)
@@ -77,8 +83,8 @@ class Claim(Table):
 class ClaimEvent(Table, tablename="claim_event"):
     id = UUID(primary_key=True)
     claim = ForeignKey(references=Claim, null=False)
-    from_status = Varchar(length=16, null=True, default=None)
-    to_status = Varchar(length=16)
+    from_status = Varchar(length=16, null=True, default=None, choices=ClaimStatus)
+    to_status = Varchar(length=16, choices=ClaimStatus)
     reason = Text()
     recorded_at = Timestamptz()
     recorded_by = Varchar(length=100)

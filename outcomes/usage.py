@@ -1,8 +1,10 @@
 """Running totals of counted claims per contract and rate card line.
 
 Every change of a claim into or out of the counted statuses (see `outcomes.rules.COUNTED`)
-moves these totals in the same transaction, under the contract's lock. `recompute` derives
-them from the claims themselves; the tests hold the two equal.
+moves these totals in the same transaction, under the contract's lock: intake adds the
+claims it accepts, and `outcomes.lifecycle.move`, the one writer of a claim's status, adds
+or takes away the claims a step moves. `recompute` derives them from the claims themselves;
+the tests hold the two equal.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ computed from, so an auditor can recompute each figure.
 
 from __future__ import annotations
 
+import csv as csvlib
 import datetime as dt
 import io
+import re
 from collections import Counter, defaultdict
 from uuid import UUID
 
@@ -431,6 +433,28 @@ async def _proof(contract_id: UUID, period_from: dt.date, period_to: dt.date,
 
 # Attachments -------------------------------------------------------------------------------
 
+# A cell a spreadsheet would run as a formula: = + - @ or a tab or line break first. Every
+# CSV Virker writes quotes such a cell with a leading apostrophe (OWASP's advice), so that a
+# provider's "=HYPERLINK(…)" in evidence_ref reaches the auditor's spreadsheet as text. A
+# plain number (-6, +3.5) is left as it is. The JSON attachments keep every value verbatim.
+_FORMULA = re.compile(r"[=+\-@\t\r\n]")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _safe_csv(frame: pd.DataFrame) -> bytes:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(spreadsheet_safe)
+    return out.to_csv(index=False, lineterminator="\n").encode()
+
+
 CLAIM_COLUMNS = ["id", "client_ref", "pseudonym", "line_code", "metric_code", "achieved_on",
                  "value", "evidence_ref", "amount", "currency", "status", "submitted_on",
                  *(f"{s}_on" for s in STEPS), "sample", "payment_run", "batch"]
@@ -449,7 +473,7 @@ def _claim_files(scope: pd.DataFrame, statement: Statement) -> list[Attachment]:
         lambda v: v.isoformat() if isinstance(v, dt.date) else v)
     frame = frame[CLAIM_COLUMNS].sort_values(["submitted_on", "client_ref"], kind="stable")
     frame = frame.astype(object).where(frame.notna(), None)
-    csv = frame.to_csv(index=False, lineterminator="\n").encode()
+    csv = _safe_csv(frame)
     document = {
         "format": "virker-claims-v1", "contract_id": str(statement.contract_id),
         "contract_reference": statement.reference, "currency": statement.currency,
@@ -487,8 +511,10 @@ async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.
     for p in postings:
         by_seq[p["entry_seq"]].append(p)
     lines = io.StringIO()
-    lines.write("seq,entry_id,kind,effective_on,recorded_at,idempotency_key,reverses,"
-                "account_id,account,organisation,amount,currency,prev_hash,hash\n")
+    writer = csvlib.writer(lines, lineterminator="\n")
+    writer.writerow(["seq", "entry_id", "kind", "effective_on", "recorded_at",
+                     "idempotency_key", "reverses", "account_id", "account", "organisation",
+                     "amount", "currency", "prev_hash", "hash"])
     json_entries = []
     for e in entries:
         recorded = timestamp(e["recorded_at"] if isinstance(e["recorded_at"], dt.datetime)
@@ -499,10 +525,10 @@ async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.
                                                         p["amount"]))
         for p in legs:
             a = accounts.get(p["account"], {"code": "?", "identifier": ""})
-            lines.write(f"{e['seq']},{e['id']},{e['kind']},{on},{recorded},"
-                        f"{e['idempotency_key']},{e['reverses'] or ''},{p['account']},"
-                        f"{a['code']},{a['identifier']},{p['amount']},{p['currency']},"
-                        f"{e['prev_hash']},{e['hash']}\n")
+            writer.writerow([spreadsheet_safe(v) for v in (
+                e["seq"], e["id"], e["kind"], on, recorded, e["idempotency_key"],
+                e["reverses"] or "", p["account"], a["code"], a["identifier"], p["amount"],
+                p["currency"], e["prev_hash"], e["hash"])])
         json_entries.append({
             "seq": e["seq"], "id": str(e["id"]), "kind": e["kind"], "effective_on": on,
             "recorded_at": recorded, "contract": str(e["contract"]),
@@ -542,12 +568,10 @@ def _posting_facts(p: dict, accounts: dict) -> list:
 
 
 def _rejection_file(rejected: list) -> Attachment:
-    text = io.StringIO()
-    pd.DataFrame.from_records(rejected, columns=["metric_code", "reason", "batch", "row",
-                                                 "client_ref"]).to_csv(
-        text, index=False, lineterminator="\n")
+    data = _safe_csv(pd.DataFrame.from_records(
+        rejected, columns=["metric_code", "reason", "batch", "row", "client_ref"]))
     return Attachment(name="rejections.csv", media_type="text/csv",
-                      data=text.getvalue().encode(), rows=len(rejected),
+                      data=data, rows=len(rejected),
                       description="Rows of the period's claim batches that were rejected, "
                                   "with the first reason code")
 
@@ -653,6 +677,6 @@ async def remittance(run_id: UUID) -> Remittance:
                  "amount", "currency", *(f"paid_by:{n}" for n in commissioners)])
     out.attachments = [Attachment(
         name="remittance.csv", media_type="text/csv", rows=len(frame),
-        data=frame.to_csv(index=False, lineterminator="\n").encode(),
+        data=_safe_csv(frame),
         description="Every claim the run paid, with each commissioner's part, in minor units")]
     return out

@@ -3,6 +3,8 @@ as files so that the body stays a few pages.
 
 Pure with respect to the database: it takes what `reports.assembly` read and returns bytes.
 WeasyPrint is slow and keeps memory it used, so `reports.pool` runs this in worker processes.
+Money is written for the document's reader by `reports.formats.money`, the one money
+formatter of every document.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reports.assembly import Attachment, money
+from reports import formats
+from reports.assembly import Attachment
 
 PDF_VARIANT = "pdf/a-3u"
 
@@ -34,8 +39,7 @@ logging.getLogger("weasyprint").addFilter(_SvgStyleNoise())
 _env = Environment(loader=PackageLoader("reports", "templates"),
                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(money=money, amount=lambda a, c: money(a, c, unit=False),
-                    pct=lambda bp: f"{bp / 100:g} %")
+_env.globals.update(pct=lambda bp: f"{bp / 100:g} %")
 _CSS = files("reports").joinpath("templates/statement.css").read_text()
 
 
@@ -55,8 +59,17 @@ def listing(attachments: list[Attachment]) -> list[Listed]:
                    sha256=hashlib.sha256(a.data).hexdigest()) for a in attachments]
 
 
-def html(template: str, **context) -> str:
-    return _env.get_template(template).render(css=_CSS, **context)
+def html(template: str, lang: str = "en", **context) -> str:
+    """The document's HTML, its money written for a reader of `lang`."""
+    return _env.get_template(template).render(
+        css=_CSS, lang=lang,
+        money=lambda a, c: formats.money(a, c, lang),
+        amount=lambda a, c: formats.money(a, c, lang, unit=False), **context)
+
+
+def _lang(currency: str, parties: Iterable, requested: str | None) -> str:
+    identifiers = [p.identifier for p in parties if p.role == "commissioner"]
+    return formats.document_lang(currency, identifiers, requested)
 
 
 def pdf(document: str, attachments: list[Attachment]) -> bytes:
@@ -71,19 +84,33 @@ def pdf(document: str, attachments: list[Attachment]) -> bytes:
                                            custom_metadata=True)
 
 
-def statement_pdf(statement) -> bytes:
+def statement_document(statement, lang: str | None = None,
+                       timings: dict[str, float] | None = None) -> bytes:
+    """The statement as PDF/A-3u, in `lang` or the contract's language; `timings` gets
+    the seconds spent on HTML and on PDF."""
     from reports.chart import outcomes_chart
 
-    document = html("statement.html", s=statement,
-                    chart=outcomes_chart(statement.monthly, statement.currency),
+    t = time.perf_counter()
+    document = html("statement.html", _lang(statement.currency, statement.parties, lang),
+                    s=statement, chart=outcomes_chart(statement.monthly, statement.currency),
                     attachments=listing(statement.attachments))
-    return pdf(document, statement.attachments)
+    t_html = time.perf_counter() - t
+    body = pdf(document, statement.attachments)
+    if timings is not None:
+        timings.update(html=t_html, pdf=time.perf_counter() - t - t_html)
+    return body
+
+
+def statement_pdf(statement, lang: str | None = None) -> bytes:
+    return statement_document(statement, lang)
 
 
 REMITTANCE_LINES_SHOWN = 200
 
 
-def remittance_pdf(remittance) -> bytes:
-    document = html("remittance.html", r=remittance, shown=REMITTANCE_LINES_SHOWN,
+def remittance_pdf(remittance, lang: str | None = None) -> bytes:
+    parties = [p for p, _, _ in remittance.by_commissioner]
+    document = html("remittance.html", _lang(remittance.currency, parties, lang),
+                    r=remittance, shown=REMITTANCE_LINES_SHOWN,
                     attachments=listing(remittance.attachments))
     return pdf(document, remittance.attachments)

@@ -139,7 +139,7 @@ def intake_terms(commissioners: list[tuple[UUID, int]], auditors: list[UUID] = (
              window={"start_day": 330, "end_day": 400}),
     ]
     # Open long enough that claims dated today are still within the deadline.
-    dates = dict(service_period={"start": "2024-01-01", "end": "2026-12-31"},
+    dates = dict(service_period={"start": "2024-01-01", "end": "2030-06-30"},
                  claims_deadline="2030-12-31")
     return terms(commissioners, auditors, **{"rate_card": card, **dates, **over})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -20,9 +20,9 @@ from contracts.schemas import (
     ContractOut,
     ContractStatus,
     ContractVersionOut,
+    CountedPage,
     MetricIn,
     MetricOut,
-    Page,
     ProposalOut,
     TransitionIn,
     VariationIn,
@@ -60,16 +60,19 @@ class ContractController(Controller):
     path = "/api/v1/contracts"
     tags = ["contracts"]
 
-    @get("/", summary="Contracts you deliver, commission or audit")
+    @get("/", summary="Contracts you deliver, commission or audit",
+         description="`count=true` adds `total`, the number of contracts that match.")
     async def index(
         self,
         request: Request,
         status: FromQuery[ContractStatus | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    ) -> Page[ContractOut]:
+        count: FromQuery[bool] = False,
+    ) -> CountedPage[ContractOut]:
         return await service.list_contracts(principal_of(request), status=status,
-                                            cursor=parse_cursor(cursor), limit=limit)
+                                            cursor=parse_cursor(cursor), limit=limit,
+                                            count=count)
 
     @post("/", summary="Create a draft contract (commissioners)")
     async def create(self, request: Request, data: JSONBody[ContractIn]) -> ContractOut:
@@ -148,7 +151,9 @@ class ContractController(Controller):
                       "409 `acceptance_missing` until every commissioner has accepted it.")
     async def activate(self, request: Request, contract_id: FromPath[UUID],
                        data: JSONBody[TransitionIn | None] = None) -> ContractOut:
-        return await _transition(request, contract_id, "activate", data)
+        # Activation commits the commissioners' funds in the journal: its own door.
+        return await commitments.activate(principal_of(request), contract_id,
+                                          data.reason if data else "")
 
     @post("/{contract_id:uuid}/suspend", status_code=200, summary="Suspend an active contract")
     async def suspend(self, request: Request, contract_id: FromPath[UUID],
@@ -166,10 +171,8 @@ class ContractController(Controller):
         return await _transition(request, contract_id, "close", data)
 
 
-async def _transition(request: Request, contract_id: UUID, action: str,
+async def _transition(request: Request, contract_id: UUID,
+                      action: Literal["suspend", "resume", "close"],
                       data: TransitionIn | None) -> ContractOut:
-    reason = data.reason if data else ""
-    if action == "activate":
-        # Activation commits the commissioners' funds in the journal.
-        return await commitments.activate(principal_of(request), contract_id, reason)
-    return await service.transition(principal_of(request), contract_id, action, reason)
+    return await service.transition(principal_of(request), contract_id, action,
+                                    data.reason if data else "")

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.auth import idempotency_key, principal_of
 from api.routes.contracts import parse_cursor
+from contracts.errors import Malformed
 from contracts.schemas import Page
 from outcomes import intake, queries, verification
 from outcomes.parsing import parse_rows
@@ -98,6 +99,10 @@ class IntakeController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> Page[ClaimOut]:
+        for name, value in (("metric", metric), ("participant", participant)):
+            if value is not None and "\x00" in value:
+                raise Malformed(f"{name} holds a NUL character (\\u0000)",
+                                code="invalid_character")
         f = queries.ClaimFilter(status=status, metric=metric, achieved_from=achieved_from,
                                 achieved_to=achieved_to, participant=participant)
         return await queries.list_claims(principal_of(request), contract_id, f,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import re
 
+import httpx
 import msgspec
+import pytest
 
 from contracts import directory
+from contracts.errors import Invalid
 from contracts.schemas import UserIn
+from contracts.tables import LoginAttempt
 
 
 async def test_the_api_wants_a_valid_bearer_key(api, world):
@@ -133,3 +139,139 @@ async def test_front_page_and_schema_are_public(api, db):
     assert "/api/v1/contracts" in paths and "/api/v1/contracts/{contract_id}/activate" in paths
     health = await api.get("/health")
     assert health.json() == {"status": "ok", "database": db.kind}
+
+
+# Passwords that are easy to guess --------------------------------------------------------------
+
+
+async def test_a_common_or_weak_password_is_refused_naming_the_field(api, world):
+    body = {"organisation_id": str(world.ids["commissioner"]), "email": "ny@roskilde.example",
+            "display_name": "Mette Holm", "role": "commissioner"}
+    for weak, says in [("password1234", "very common password"),
+                       ("Password1234!", "similar to a commonly used password"),
+                       ("qwertyuiop123", "common"),
+                       ("aaaaaaaaaaaaaaaa", "Repeats"),
+                       ("mette holm 1234", "Add another word")]:
+        r = await api.post("/api/v1/users", json={**body, "password": weak},
+                           headers=world.headers("admin"))
+        assert r.status_code == 422, weak
+        problem = r.json()
+        assert problem["code"] == "weak_password"
+        assert problem["errors"][0]["field"] == "password"
+        assert says in problem["errors"][0]["message"], (weak, problem)
+    # Still the minimum length first.
+    r = await api.post("/api/v1/users", json={**body, "password": "Kx9#"},
+                       headers=world.headers("admin"))
+    assert r.status_code == 400
+    r = await api.post("/api/v1/users", json={**body, "password": "correct horse battery staple"},
+                       headers=world.headers("admin"))
+    assert r.status_code == 201
+
+
+async def test_the_command_line_refuses_a_weak_password_too(db, world):
+    with pytest.raises(Invalid) as refused:
+        await _user(world, email="svag@roskilde.example", password="password1234")
+    assert refused.value.code == "weak_password"
+
+
+# Throttled sign-in -----------------------------------------------------------------------------
+
+
+def _client_from(api, address: str):
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api._transport.app,
+                                                           client=(address, 40000)),
+                             base_url="http://testserver.local")
+
+
+async def _sign_in(client, email, password):
+    if client.cookies.get("csrftoken") is None:
+        await client.get("/login")
+    return await client.post("/auth/login", json={"email": email, "password": password},
+                             headers={"x-csrftoken": _csrf(client)})
+
+
+def _assert_throttled(r):
+    assert r.status_code == 429
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "too_many_attempts"
+    assert 1 <= int(r.headers["retry-after"]) <= 15 * 60
+
+
+async def _forget_the_window():
+    for row in await LoginAttempt.select():
+        await LoginAttempt.update({
+            LoginAttempt.attempted_at: row["attempted_at"] - dt.timedelta(minutes=16)}).where(
+            LoginAttempt.id == row["id"])
+
+
+async def test_five_failed_sign_ins_make_an_account_wait(api, world):
+    await _user(world)
+    await _user(world, email="kollega@roskilde.example")
+    for _ in range(5):
+        r = await _sign_in(api, "Mette@Roskilde.example", "wrong password!")
+        assert r.status_code == 401
+    # The sixth is refused before the password is looked at, the right one included...
+    _assert_throttled(await _sign_in(api, "mette@roskilde.example", "correct horse battery"))
+    # ...from any address,
+    async with _client_from(api, "198.51.100.7") as elsewhere:
+        _assert_throttled(await _sign_in(elsewhere, "mette@roskilde.example",
+                                         "correct horse battery"))
+    # while another account may still sign in from the same address.
+    r = await _sign_in(api, "kollega@roskilde.example", "correct horse battery")
+    assert r.status_code == 201
+    # Refused attempts do not lengthen the wait: once the window has passed, it is over.
+    assert await LoginAttempt.count().where(
+        LoginAttempt.email == "mette@roskilde.example") == 5
+    await _forget_the_window()
+    r = await _sign_in(api, "mette@roskilde.example", "correct horse battery")
+    assert r.status_code == 201
+    assert await LoginAttempt.count() == 0
+
+
+async def test_a_successful_sign_in_clears_the_accounts_failures(api, world):
+    await _user(world)
+    for _ in range(3):
+        for _ in range(4):
+            assert (await _sign_in(api, "mette@roskilde.example", "not it at all")
+                    ).status_code == 401
+        assert (await _sign_in(api, "mette@roskilde.example", "correct horse battery")
+                ).status_code == 201
+
+
+async def test_many_failures_from_one_address_make_that_address_wait(api, world):
+    await _user(world)
+    async with _client_from(api, "203.0.113.9") as sprayer:
+        for n in range(20):
+            r = await _sign_in(sprayer, f"guess{n}@roskilde.example", "Summer2025!")
+            assert r.status_code == 401
+        _assert_throttled(await _sign_in(sprayer, "mette@roskilde.example",
+                                         "correct horse battery"))
+    # Other addresses are not held up; the account itself had no failures.
+    async with _client_from(api, "192.0.2.44") as colleague:
+        assert (await _sign_in(colleague, "mette@roskilde.example", "correct horse battery")
+                ).status_code == 201
+
+
+async def test_attempts_sent_at_once_get_no_more_than_the_limit(api, world):
+    await _user(world)
+    await api.get("/login")
+    answers = await asyncio.gather(*[
+        api.post("/auth/login", json={"email": "mette@roskilde.example",
+                                      "password": f"guess number {n}"},
+                 headers={"x-csrftoken": _csrf(api)}) for n in range(12)])
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(401) <= 5 and set(codes) <= {401, 429}
+    assert codes.count(429) >= 7
+
+
+async def test_the_sign_in_form_says_when_to_try_again(api, world):
+    await _user(world)
+    page = await api.get("/login")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    for _ in range(5):
+        await api.post("/login", data={"email": "mette@roskilde.example", "password": "nope",
+                                       "_csrf_token": token})
+    r = await api.post("/login", data={"email": "mette@roskilde.example",
+                                       "password": "correct horse battery", "_csrf_token": token})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "Too many failed sign-ins. Try again in 15 minutes." in r.text

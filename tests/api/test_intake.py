@@ -96,7 +96,7 @@ async def test_claims_report_row_by_row(api, world):
         claim("c2", "ROS-1", "housing_sustained_3m", "2024-06-05"),
         claim("c3", "ROS-2", "housing_sustained_3m", "2024-06-05"),
         claim("c4", "ROS-9", "employment", "2024-05-01"),
-        claim("c5", "ROS-2", "employment", "2024-05-01", first_name="Jens"),
+        claim("c5", "ROS-2", "employment", "01-05-2024"),  # not ISO 8601: refused
         claim("c6", "ROS-2", "employment", "2024-05-01"),
         claim("c7", "ROS-2", "self_employment", "2024-06-01"),
     ]
@@ -111,7 +111,7 @@ async def test_claims_report_row_by_row(api, world):
         ("c2", "accepted", []),
         ("c3", "rejected", ["prerequisite_missing"]),
         ("c4", "rejected", ["not_enrolled"]),
-        (None, "rejected", ["unknown_field"]),
+        (None, "rejected", ["invalid_field"]),
         ("c6", "accepted", []),
         ("c7", "rejected", ["exclusive_conflict", "participant_cap_reached"]),
     ]

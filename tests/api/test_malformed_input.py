@@ -74,6 +74,20 @@ CASES = [
     ("huge amount", mutate("terms.cap.amount", 10**30), 400, "validation_error",
      "terms.cap.amount"),
     ("body is a list", lambda b: [b], 400, "validation_error", "body"),
+    ("amount as the string 1e3", mutate("terms.cap.amount", "1e3"), 400, "validation_error",
+     "terms.cap.amount"),
+    ("amount as the float 1e3", mutate("terms.cap.amount", 1e3), 422, "invalid_terms",
+     "terms.cap.amount"),
+    ("price as a numeric string", mutate("terms.rate_card.0.price.amount", "1500000"), 400,
+     "validation_error", "terms.rate_card[0].price.amount"),
+    ("NUL in the title", mutate("title", "Housing\u0000first"), 400, "invalid_character",
+     "title"),
+    ("CPR number in the title", mutate("title", "Housing for 01.01.90.1234"), 422,
+     "personal_identifier", "title"),
+    ("deadline at the end of the calendar", mutate("terms.claims_deadline", "9999-12-31"), 400,
+     "validation_error", "terms.claims_deadline"),
+    ("date not in ISO 8601", mutate("terms.claims_deadline", "31-03-2026"), 400,
+     "validation_error", "terms.claims_deadline"),
 ]
 
 
@@ -98,7 +112,10 @@ async def test_bad_contract_input_is_refused_clearly(api, world, what, change, s
     (b"\xff\xfe", "application/json", 400, "malformed_request"),
     (b'{"reference": "X"}', "text/plain", 415, "unsupported_media_type"),
     (b"reference=X", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
-], ids=["broken json", "empty body", "not utf-8", "text/plain", "form"])
+    (b"[" * 1000 + b"]" * 1000, "application/json", 400, "invalid_json"),
+    (b'{"reference": ' * 1000 + b"1" + b"}" * 1000, "application/json", 400, "invalid_json"),
+], ids=["broken json", "empty body", "not utf-8", "text/plain", "form", "1,000 arrays deep",
+        "1,000 objects deep"])
 async def test_unreadable_bodies_get_a_problem_not_a_500(api, world, raw, content_type, status,
                                                          code):
     r = await api.post("/api/v1/contracts", content=raw,

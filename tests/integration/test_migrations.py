@@ -14,7 +14,7 @@ EXPECTED = {
     "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim",
     "claim_event", "contract_usage", "payment_run", "payment_run_line",
     "account", "journal_entry", "posting", "checkpoint", "journal_note",
-    "contract_proposal", "contract_acceptance",
+    "contract_proposal", "contract_acceptance", "web_session", "login_attempt",
 }
 
 

@@ -210,3 +210,95 @@ def test_no_sequence_of_claims_is_accepted_beyond_the_caps(claims, cap, per_part
     for h in history.values():
         assert not ({"job", "own-business"} <= {c.line_code for c in h})
         assert len({(c.metric_code, c.achieved_on) for c in h}) == len(h)
+
+
+# The service period (POJ-0263: services until 2024-12-31, claims until 2025-03-31) ----------
+
+
+def test_an_outcome_after_the_service_period_is_not_paid():
+    terms = contract(service_period={"start": "2024-01-01", "end": "2024-12-31"},
+                     claims_deadline="2025-03-31")
+    late = check("housing_entry", D(2025, 1, 6), terms=terms, today=D(2025, 2, 10))
+    assert codes(late) == ["after_service_period"]
+    assert "2024-12-31" in late.errors[0].message
+    assert check("housing_entry", D(2024, 12, 20), terms=terms, today=D(2025, 2, 10)).accepted
+
+
+# The claim lifecycle ------------------------------------------------------------------------
+
+
+def test_the_claim_lifecycle_is_a_table_with_every_status():
+    from outcomes.rules import CLAIM_TRANSITIONS, ClaimStatus, next_claim_status
+    from outcomes.schemas import ClaimStatus as ClaimStatusOut
+
+    statuses = {s.value for s in ClaimStatus}
+    assert set(ClaimStatusOut.__args__) == statuses
+    assert {s for steps in CLAIM_TRANSITIONS.values() for pair in steps.items()
+            for s in pair} == statuses
+    assert next_claim_status("sampled", "verify") == "verified"
+    assert next_claim_status("disputed", "verify") == "verified"
+    assert next_claim_status("accepted", "verify") is None
+    assert next_claim_status("paid", "claw_back") == "reversed"
+    assert next_claim_status("reversed", "pay") is None
+
+
+def test_approval_waits_for_the_draw_and_for_verification():
+    from outcomes.rules import approval_refusal
+
+    assert approval_refusal(None, False)[0] == "unknown_claim"
+    assert approval_refusal("accepted", False)[0] == "not_yet_sampled"
+    assert approval_refusal("accepted", True) is None  # passed by the draw
+    assert approval_refusal("sampled", True)[0] == "not_verified"
+    assert approval_refusal("verified", True) is None
+    assert approval_refusal("disputed", True)[0] == "not_approvable"
+    assert approval_refusal("reversed", True)[0] == "not_approvable"
+    assert approval_refusal("paid", True) is None  # approving again changes nothing
+
+
+def test_a_clawback_takes_back_approved_or_paid_claims_not_waiting_in_a_run():
+    from outcomes.rules import already_done, clawback_refusal
+
+    assert clawback_refusal("paid", in_unpaid_run=False) is None
+    assert clawback_refusal("approved", in_unpaid_run=False) is None
+    assert clawback_refusal("approved", in_unpaid_run=True)[0] == "in_payment_run"
+    assert clawback_refusal("accepted", in_unpaid_run=False) == (
+        "invalid_transition", "a accepted claim has nothing to claw back; dispute it")
+    assert clawback_refusal("reversed", in_unpaid_run=False) is None
+    assert already_done("claw_back", "reversed")
+
+
+def test_intake_and_approval_share_one_cap_check():
+    from outcomes.rules import LIST_CAP_FIELDS, Adding, cap_problems
+
+    terms = contract(cap={"amount": 5_000_000, "currency": "DKK"},
+                     per_participant_cap={"amount": 4_000_000, "currency": "DKK"},
+                     rate_card=[line("job", "employment", 35_000, max_count=2)])
+    so_far = Totals()
+    so_far.add("job", 3_500_000)
+    # One claim of 35,000 DKK more, at intake and at approval: the same caps break.
+    one = cap_problems(terms, so_far, {"P1": 3_500_000}, [Adding("job", "P1", 3_500_000)])
+    many = cap_problems(terms, so_far, {"P1": 3_500_000}, [Adding("job", "P1", 3_500_000)],
+                        subject="approving these claims", fields=LIST_CAP_FIELDS)
+    assert [p.code for p in one] == [p.code for p in many] == [
+        "participant_cap_reached", "cap_reached"]
+    assert {p.field for p in many} == {"claim_ids"}
+    two_more = [Adding("job", "P2", 3_500_000), Adding("job", "P3", 3_500_000)]
+    assert "line_cap_reached" in [p.code for p in cap_problems(terms, so_far, {}, two_more)]
+
+
+def test_enrolment_rules():
+    from outcomes.rules import Enrolment, check_enrolment
+
+    terms = contract()  # enrolment 2024-01-01 to 2025-06-30
+    ros = Enrolment("ROS-17", D(2024, 2, 1), age_band="18-24")
+    assert check_enrolment(terms, ros, None) == ("created", [])
+    assert check_enrolment(terms, ros, ros) == ("unchanged", [])
+    verdict, problems = check_enrolment(terms, Enrolment("ROS-17", D(2024, 2, 3)), ros)
+    assert (verdict, [p.code for p in problems]) == ("rejected", ["enrolment_conflict"])
+    verdict, problems = check_enrolment(
+        terms, Enrolment("ROS-17", D(2024, 2, 1), age_band="25-29"), ros)
+    assert [(p.code, p.field) for p in problems] == [("participant_conflict", "age_band")]
+    verdict, problems = check_enrolment(terms, Enrolment("ROS-240", D(2025, 7, 1)), None)
+    assert [p.code for p in problems] == ["enrolment_outside_period"]
+    verdict, problems = check_enrolment(terms, Enrolment("0101901234", D(2024, 2, 1)), None)
+    assert [p.code for p in problems] == ["personal_identifier"]

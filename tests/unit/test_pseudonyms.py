@@ -13,6 +13,12 @@ from outcomes.pseudonyms import pseudonym_problem
     "AB123456C",          # UK National Insurance number
     "ab 12 34 56 c",      # ... with spaces and lower case
     "case/QQ123456A",
+    "01.01.90.1234",      # CPR with dots
+    "01-01-90-1234",      # ... with extra dashes
+    "010190_1234",        # ... with an underscore
+    "AB-12-34-56-C",      # NI number with dashes
+    "jens#example.dk",    # an e-mail address with # for @ is a token, but not a pseudonym
+    "12-34-56-78",        # a phone number
 ])
 def test_national_identifiers_are_refused(value):
     problem = pseudonym_problem(value)
