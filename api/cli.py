@@ -236,8 +236,8 @@ async def _contract_of(ref: str) -> tuple[Any, Any]:
 def statement(contract: str, period_from: Any, period_to: Any, output: Path) -> None:
     """Write the auditor's statement of CONTRACT (id or reference) for a period as
     PDF/A-3u, with the claim list and the journal entries attached."""
-    from api.routes.reports import statement_period
     from reports.assembly import assemble
+    from reports.documents import statement_period
     from reports.render import statement_pdf
 
     async def job() -> Any:
@@ -261,7 +261,7 @@ def remittance(run_id: Any, output: Path) -> None:
     """Write the remittance statement of a paid payment run as PDF/A-3u."""
     from contracts.errors import Conflict, NotFound
     from outcomes.tables import PaymentRun
-    from reports.assembly import remittance as assemble_remittance
+    from reports.remittance import remittance as assemble_remittance
     from reports.render import remittance_pdf
 
     async def job() -> Any:

@@ -35,7 +35,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "cap_reached": "the contract's cap would be passed (at intake or at approval)",
         "client_ref_conflict": "the client_ref was used before for a different claim",
         "invalid_field": "a row or field does not decode: wrong type, impossible date, …",
-        "unknown_field": "a JSON row carries a field Virker does not take",
+        "unknown_field": "a JSON request body carries a field Virker does not take",
     },
     "Participants": {
         "personal_identifier": "a value looks like a CPR number, fødselsnummer or NI number",
@@ -52,7 +52,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "not_an_array": "a JSON batch that is not an array of rows",
         "empty_batch": "a batch without rows",
         "too_many_rows": "more than 10,000 rows in one batch",
-        "unknown_columns": "a CSV header names columns Virker does not take",
+        "unknown_columns": "a batch (CSV header or JSON rows) names fields Virker does not take",
         "unknown_column": "one unknown column of a CSV header",
         "missing_columns": "a CSV header lacks required columns",
         "missing_column": "one missing column of a CSV header",

@@ -19,10 +19,7 @@ computed from, so an auditor can recompute each figure.
 
 from __future__ import annotations
 
-import csv as csvlib
 import datetime as dt
-import io
-import re
 from collections import Counter, defaultdict
 from uuid import UUID
 
@@ -31,16 +28,14 @@ import numpy as np
 import pandas as pd
 
 from contracts.library import metrics_by_code
-from contracts.money import MINOR_UNITS
 from contracts.schemas import ContractTerms
 from contracts.service import current_terms
 from contracts.tables import Contract, Organisation
 from ledger.balances import ContractBalance, account_balances, contract_balance
-from ledger.journal import timestamp
-from ledger.tables import Account, Checkpoint, JournalEntry, Posting
+from ledger.tables import Checkpoint, JournalEntry, Posting
 from outcomes.tables import Claim, ClaimEvent, IntakeBatch, PaymentRunLine, SampleDraw
+from reports.attachments import STEPS, Attachment, claim_files, journal_files, rejection_file
 
-STEPS = ("sampled", "verified", "disputed", "approved", "paid", "reversed")
 # Accounts in the order the reconciliation lists them, and the sign that shows each as a
 # positive figure in its ordinary state (debits are positive in the journal).
 ACCOUNTS = (("committed", 1, "Remaining commitment"),
@@ -110,14 +105,6 @@ class JournalProof(msgspec.Struct, kw_only=True):
     checkpoint_after_period: bool = False
 
 
-class Attachment(msgspec.Struct, kw_only=True):
-    name: str
-    description: str
-    media_type: str
-    data: bytes
-    rows: int = 0  # claims, postings or rejected rows it lists
-
-
 class Statement(msgspec.Struct, kw_only=True):
     contract_id: UUID
     reference: str
@@ -165,7 +152,7 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
     start, end = _bounds(period_from, period_to)
     terms = await current_terms(contract_id, contract["version"])
     currency = contract["currency"]
-    parties = await _parties(contract, terms)
+    parties = await contract_parties(contract, terms)
     metrics = {code: m.name for code, m in (await metrics_by_code(
         {line.metric_code for line in terms.rate_card})).items()}
 
@@ -200,13 +187,13 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
         proof=await _proof(contract_id, period_from, period_to, end))
     if attachments:
         statement.attachments = [
-            *_claim_files(scope, statement),
-            *(await _journal_files(contract_id, period_from, period_to, statement)),
-            _rejection_file(rejected)]
+            *claim_files(scope, statement),
+            *(await journal_files(contract_id, period_from, period_to, statement)),
+            rejection_file(rejected)]
     return statement
 
 
-async def _parties(contract: dict, terms: ContractTerms) -> list[Party]:
+async def contract_parties(contract: dict, terms: ContractTerms) -> list[Party]:
     ids = [contract["provider"], *(c.organisation_id for c in terms.commissioners),
            *terms.auditor_ids]
     orgs = {r["id"]: r for r in await Organisation.select().where(Organisation.id.is_in(ids))}
@@ -429,254 +416,3 @@ async def _proof(contract_id: UUID, period_from: dt.date, period_to: dt.date,
         proof.checkpoint_public_key = checkpoint["public_key"]
         proof.checkpoint_signature = checkpoint["signature"]
     return proof
-
-
-# Attachments -------------------------------------------------------------------------------
-
-# A cell a spreadsheet would run as a formula: = + - @ or a tab or line break first. Every
-# CSV Virker writes quotes such a cell with a leading apostrophe (OWASP's advice), so that a
-# provider's "=HYPERLINK(…)" in evidence_ref reaches the auditor's spreadsheet as text. A
-# plain number (-6, +3.5) is left as it is. The JSON attachments keep every value verbatim.
-_FORMULA = re.compile(r"[=+\-@\t\r\n]")
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-
-
-def spreadsheet_safe(value: object) -> object:
-    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
-def _safe_csv(frame: pd.DataFrame) -> bytes:
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(spreadsheet_safe)
-    return out.to_csv(index=False, lineterminator="\n").encode()
-
-
-CLAIM_COLUMNS = ["id", "client_ref", "pseudonym", "line_code", "metric_code", "achieved_on",
-                 "value", "evidence_ref", "amount", "currency", "status", "submitted_on",
-                 *(f"{s}_on" for s in STEPS), "sample", "payment_run", "batch"]
-
-
-def _claim_files(scope: pd.DataFrame, statement: Statement) -> list[Attachment]:
-    frame = scope.copy()
-    frame["submitted_on"] = frame["submitted_at"]
-    for s in STEPS:
-        frame[f"{s}_on"] = frame[f"{s}_at"]
-    for column in ["submitted_on", *(f"{s}_on" for s in STEPS)]:
-        frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    for column in ("id", "sample", "payment_run", "batch"):
-        frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v))
-    frame["achieved_on"] = frame["achieved_on"].map(
-        lambda v: v.isoformat() if isinstance(v, dt.date) else v)
-    frame = frame[CLAIM_COLUMNS].sort_values(["submitted_on", "client_ref"], kind="stable")
-    frame = frame.astype(object).where(frame.notna(), None)
-    csv = _safe_csv(frame)
-    document = {
-        "format": "virker-claims-v1", "contract_id": str(statement.contract_id),
-        "contract_reference": statement.reference, "currency": statement.currency,
-        "period": {"from": statement.period_from.isoformat(),
-                   "to": statement.period_to.isoformat()},
-        "columns": CLAIM_COLUMNS, "claims": frame.to_numpy().tolist()}
-    return [
-        Attachment(name="claims.csv", media_type="text/csv", data=csv, rows=len(frame),
-                   description="Every claim received or moved in the period, one row each; "
-                               "amounts in minor units; *_on columns are the UTC date of "
-                               "each step"),
-        Attachment(name="claims.json", media_type="application/json",
-                   data=msgspec.json.encode(document), rows=len(frame),
-                   description="The same claims as JSON: columns and rows")]
-
-
-async def _journal_files(contract_id: UUID, period_from: dt.date, period_to: dt.date,
-                         statement: Statement) -> list[Attachment]:
-    where = (JournalEntry.contract == contract_id) & (
-        JournalEntry.effective_on >= period_from) & (JournalEntry.effective_on <= period_to)
-    entries = await JournalEntry.select(
-        JournalEntry.id, JournalEntry.seq, JournalEntry.kind, JournalEntry.effective_on,
-        JournalEntry.recorded_at, JournalEntry.contract, JournalEntry.idempotency_key,
-        JournalEntry.reverses, JournalEntry.memo, JournalEntry.prev_hash, JournalEntry.hash,
-    ).where(where).order_by(JournalEntry.seq)
-    postings = await Posting.select(Posting.entry_seq, Posting.account, Posting.amount,
-                                    Posting.currency).where(
-        (Posting.entry.contract == contract_id) & (Posting.entry.effective_on >= period_from)
-        & (Posting.entry.effective_on <= period_to)).order_by(Posting.entry_seq)
-    accounts = {r["id"]: r for r in await Account.select(
-        Account.id, Account.code, Account.organisation, Account.contract, Account.currency,
-        Account.organisation.identifier.as_alias("identifier")).where(
-        Account.contract == contract_id)}
-    by_seq: dict[int, list] = defaultdict(list)
-    for p in postings:
-        by_seq[p["entry_seq"]].append(p)
-    lines = io.StringIO()
-    writer = csvlib.writer(lines, lineterminator="\n")
-    writer.writerow(["seq", "entry_id", "kind", "effective_on", "recorded_at",
-                     "idempotency_key", "reverses", "account_id", "account", "organisation",
-                     "amount", "currency", "prev_hash", "hash"])
-    json_entries = []
-    for e in entries:
-        recorded = timestamp(e["recorded_at"] if isinstance(e["recorded_at"], dt.datetime)
-                             else dt.datetime.fromisoformat(e["recorded_at"]))
-        on = e["effective_on"]
-        on = on.isoformat() if isinstance(on, dt.date) else on
-        legs = sorted(by_seq[e["seq"]], key=lambda p: (str(p["account"]), p["currency"],
-                                                        p["amount"]))
-        for p in legs:
-            a = accounts.get(p["account"], {"code": "?", "identifier": ""})
-            writer.writerow([spreadsheet_safe(v) for v in (
-                e["seq"], e["id"], e["kind"], on, recorded, e["idempotency_key"],
-                e["reverses"] or "", p["account"], a["code"], a["identifier"], p["amount"],
-                p["currency"], e["prev_hash"], e["hash"])])
-        json_entries.append({
-            "seq": e["seq"], "id": str(e["id"]), "kind": e["kind"], "effective_on": on,
-            "recorded_at": recorded, "contract": str(e["contract"]),
-            "idempotency_key": e["idempotency_key"], "reverses": e["reverses"] or None,
-            "memo": e["memo"], "postings": [_posting_facts(p, accounts) for p in legs],
-            "prev_hash": e["prev_hash"], "hash": e["hash"]})
-    document = {
-        "format": "virker-journal-v1", "contract_id": str(contract_id),
-        "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
-        "hash": "sha256(bytes.fromhex(prev_hash) || canonical); canonical = JSON array "
-                "[2, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, "
-                "reverses, memo, postings], each posting [account, account_contract, "
-                "account_organisation, account_code, currency, amount], no whitespace "
-                "(docs/ledger.md)",
-        "accounts": {str(k): {"code": a["code"], "organisation": str(a["organisation"]),
-                              "organisation_identifier": a["identifier"]}
-                     for k, a in accounts.items()},
-        "entries": json_entries}
-    return [
-        Attachment(name="journal.csv", media_type="text/csv", data=lines.getvalue().encode(),
-                   rows=len(postings),
-                   description="The contract's journal entries effective in the period, one "
-                               "row per posting; amounts in minor units, debits positive"),
-        Attachment(name="journal.json", media_type="application/json",
-                   data=msgspec.json.encode(document), rows=len(entries),
-                   description="The same entries as JSON, with every field the hash chain "
-                               "covers, so that each entry's hash can be recomputed")]
-
-
-def _posting_facts(p: dict, accounts: dict) -> list:
-    """A posting as the hash covers it: the account and what it is, currency, amount."""
-    a = accounts.get(p["account"])
-    if a is None:
-        return [str(p["account"]), None, None, None, p["currency"], p["amount"]]
-    return [str(p["account"]), str(a["contract"]), str(a["organisation"]), a["code"],
-            p["currency"], p["amount"]]
-
-
-def _rejection_file(rejected: list) -> Attachment:
-    data = _safe_csv(pd.DataFrame.from_records(
-        rejected, columns=["metric_code", "reason", "batch", "row", "client_ref"]))
-    return Attachment(name="rejections.csv", media_type="text/csv",
-                      data=data, rows=len(rejected),
-                      description="Rows of the period's claim batches that were rejected, "
-                                  "with the first reason code")
-
-
-def money(amount: int, currency: str, unit: bool = True) -> str:
-    """1234567 DKK → '12.345,67 DKK' (Danish grouping, as the commissioners write it);
-    without the unit when `unit` is false."""
-    digits = MINOR_UNITS.get(currency, 2)
-    sign = "−" if amount < 0 else ""
-    whole, part = divmod(abs(amount), 10 ** digits)
-    text = f"{whole:,}".replace(",", ".")
-    if digits:
-        text += "," + str(part).rjust(digits, "0")
-    return f"{sign}{text} {currency}" if unit else f"{sign}{text}"
-
-
-# Remittance --------------------------------------------------------------------------------
-
-
-class RemittanceLine(msgspec.Struct, kw_only=True):
-    claim_id: UUID
-    client_ref: str
-    pseudonym: str
-    metric_code: str
-    achieved_on: dt.date
-    amount: int
-    parts: dict[str, int]  # commissioner name → its part
-
-
-class Remittance(msgspec.Struct, kw_only=True):
-    run_id: UUID
-    contract_id: UUID
-    reference: str
-    title: str
-    currency: str
-    provider: Party
-    period_from: dt.date
-    period_to: dt.date
-    paid_at: dt.datetime
-    paid_by: str
-    approved_by: str | None
-    total: int
-    by_commissioner: list[tuple[Party, int, int]]  # who, claims, amount
-    by_metric: list[tuple[str, int, int]]  # metric, claims, amount
-    lines: list[RemittanceLine]
-    generated_at: dt.datetime
-    attachments: list[Attachment] = []
-
-
-async def remittance(run_id: UUID) -> Remittance:
-    """What a paid payment run paid, for which claims and by which commissioner. The parts
-    are read from the run's payment entries in the journal, not recomputed from shares."""
-    from outcomes.tables import PaymentRun
-
-    run = await PaymentRun.select().where(PaymentRun.id == run_id).first()
-    if run is None:
-        raise LookupError(f"no payment run {run_id}")
-    contract = await Contract.select().where(Contract.id == run["contract"]).first()
-    terms = await current_terms(contract["id"], contract["version"])
-    parties = {p.name: p for p in await _parties(contract, terms)}
-    provider = next(p for p in parties.values() if p.role == "provider")
-    claims = await PaymentRunLine.select(
-        PaymentRunLine.claim, PaymentRunLine.amount,
-        PaymentRunLine.claim.client_ref.as_alias("client_ref"),
-        PaymentRunLine.claim.participant.pseudonym.as_alias("pseudonym"),
-        PaymentRunLine.claim.metric_code.as_alias("metric_code"),
-        PaymentRunLine.claim.achieved_on.as_alias("achieved_on"),
-    ).where(PaymentRunLine.run == run_id).order_by(PaymentRunLine.claim.client_ref)
-    from ledger.balances import claim_parts
-
-    names = {r["id"]: r["name"] for r in await Organisation.select(
-        Organisation.id, Organisation.name)}
-    paid = await claim_parts([r["claim"] for r in claims], "pay", "paid")
-    parts = {claim: {names.get(org, str(org)): -amount for org, amount in legs}
-             for claim, (_, legs) in paid.items()}
-    lines = [RemittanceLine(
-        claim_id=r["claim"], client_ref=r["client_ref"], pseudonym=r["pseudonym"],
-        metric_code=r["metric_code"], achieved_on=r["achieved_on"], amount=r["amount"],
-        parts=parts.get(r["claim"], {})) for r in claims]
-    per_org: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    per_metric: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for line in lines:
-        for name, part in line.parts.items():
-            per_org[name][0] += 1
-            per_org[name][1] += part
-        per_metric[line.metric_code][0] += 1
-        per_metric[line.metric_code][1] += line.amount
-    out = Remittance(
-        run_id=run_id, contract_id=contract["id"], reference=contract["reference"],
-        title=contract["title"], currency=run["currency"], provider=provider,
-        period_from=run["period_from"], period_to=run["period_to"], paid_at=run["paid_at"],
-        paid_by=run["paid_by"], approved_by=run["approved_by"], total=run["total"],
-        by_commissioner=[(parties.get(n) or Party(role="commissioner", name=n, identifier=""),
-                          c, a) for n, (c, a) in sorted(per_org.items())],
-        by_metric=[(m, c, a) for m, (c, a) in sorted(per_metric.items())], lines=lines,
-        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0))
-    commissioners = sorted(per_org)
-    frame = pd.DataFrame.from_records(
-        [(str(x.claim_id), x.client_ref, x.pseudonym, x.metric_code, x.achieved_on.isoformat()
-          if isinstance(x.achieved_on, dt.date) else x.achieved_on, x.amount, out.currency,
-          *(x.parts.get(n, 0) for n in commissioners)) for x in lines],
-        columns=["claim_id", "client_ref", "pseudonym", "metric_code", "achieved_on",
-                 "amount", "currency", *(f"paid_by:{n}" for n in commissioners)])
-    out.attachments = [Attachment(
-        name="remittance.csv", media_type="text/csv", rows=len(frame),
-        data=_safe_csv(frame),
-        description="Every claim the run paid, with each commissioner's part, in minor units")]
-    return out

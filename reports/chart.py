@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 
+from babel.numbers import format_decimal
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from contracts.money import MINOR_UNITS
+from reports import formats
 
 rcParams["svg.fonttype"] = "none"
 rcParams["svg.hashsalt"] = "virker"  # stable ids: the same data gives the same SVG
@@ -22,7 +23,8 @@ rcParams["font.family"] = "DejaVu Sans"
 BAR, LINE = "#4c78a8", "#e45756"
 
 
-def outcomes_chart(monthly: list[tuple[str, int, int]], currency: str) -> str:
+def outcomes_chart(monthly: list[tuple[str, int, int]], currency: str, lang: str = "en"
+                   ) -> str:
     """SVG text for (YYYY-MM, outcomes approved, amount paid in minor units) per month."""
     fig = Figure(figsize=(7.2, 2.6), dpi=72)
     ax = fig.add_subplot()
@@ -39,13 +41,14 @@ def outcomes_chart(monthly: list[tuple[str, int, int]], currency: str) -> str:
         step = max(1, len(labels) // 12)
         ax.set_xticks(list(xs)[::step], labels[::step], rotation=45, ha="right", fontsize=7)
         paid = ax.twinx()
-        scale = 10 ** MINOR_UNITS.get(currency, 2)
-        paid.plot(list(xs), [p / scale for _, _, p in monthly], color=LINE, marker="o",
+        paid.plot(list(xs), [float(formats.major(p, currency)) for _, _, p in monthly],
+                  color=LINE, marker="o",
                   markersize=3, label=f"paid ({currency})")
         paid.set_ylabel(f"paid, {currency}")
         paid.set_ylim(bottom=0)
         paid.yaxis.set_major_formatter(FuncFormatter(
-            lambda v, _: f"{v:,.0f}".replace(",", ".")))
+            lambda v, _: format_decimal(round(v), format="#,##0",
+                                        locale=formats.LOCALES.get(lang, "en_GB"))))
         handles = ax.get_legend_handles_labels()[0] + paid.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=7,
                   frameon=False, ncols=2, bbox_to_anchor=(0, 1.0))

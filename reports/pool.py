@@ -140,7 +140,7 @@ def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: 
 
 
 def remittance_job(url: str, run_id: UUID, *, lang: str | None = None) -> bytes:
-    from reports.assembly import remittance
+    from reports.remittance import remittance
     from reports.render import remittance_pdf
 
     _bind(url)

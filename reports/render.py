@@ -20,7 +20,7 @@ from importlib.resources import files
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports import formats
-from reports.assembly import Attachment
+from reports.attachments import Attachment
 
 PDF_VARIANT = "pdf/a-3u"
 
@@ -91,8 +91,9 @@ def statement_document(statement, lang: str | None = None,
     from reports.chart import outcomes_chart
 
     t = time.perf_counter()
-    document = html("statement.html", _lang(statement.currency, statement.parties, lang),
-                    s=statement, chart=outcomes_chart(statement.monthly, statement.currency),
+    lang = _lang(statement.currency, statement.parties, lang)
+    document = html("statement.html", lang, s=statement,
+                    chart=outcomes_chart(statement.monthly, statement.currency, lang),
                     attachments=listing(statement.attachments))
     t_html = time.perf_counter() - t
     body = pdf(document, statement.attachments)

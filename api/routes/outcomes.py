@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from api.auth import idempotency_key, principal_of
 from api.routes.contracts import parse_cursor
 from contracts.errors import Malformed
-from contracts.schemas import Page
+from contracts.schemas import CountedPage
 from outcomes import intake, queries, verification
 from outcomes.parsing import parse_rows
 from outcomes.schemas import (
@@ -80,15 +80,18 @@ class IntakeController(Controller):
         rows = parse_rows(body, media_type, ClaimIn, MAX_ROWS)
         return _answer(*await intake.submit_claims(sub, rows))
 
-    @get("/participants", summary="Enrolled participants")
+    @get("/participants", summary="Enrolled participants",
+         description="`count=true` adds `total`, the number of participants enrolled.")
     async def participants(self, request: Request, contract_id: FromPath[UUID],
                            cursor: FromQuery[str | None] = None,
-                           limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100
-                           ) -> Page[ParticipantOut]:
+                           limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+                           count: FromQuery[bool] = False,
+                           ) -> CountedPage[ParticipantOut]:
         return await queries.list_participants(principal_of(request), contract_id,
-                                               parse_cursor(cursor), limit)
+                                               parse_cursor(cursor), limit, count=count)
 
-    @get("/claims", summary="Claims, filtered by status, metric, period and participant")
+    @get("/claims", summary="Claims, filtered by status, metric, period and participant",
+         description="`count=true` adds `total`, the number of claims that match.")
     async def claims(
         self, request: Request, contract_id: FromPath[UUID],
         status: FromQuery[ClaimStatus | None] = None,
@@ -98,7 +101,8 @@ class IntakeController(Controller):
         participant: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-    ) -> Page[ClaimOut]:
+        count: FromQuery[bool] = False,
+    ) -> CountedPage[ClaimOut]:
         for name, value in (("metric", metric), ("participant", participant)):
             if value is not None and "\x00" in value:
                 raise Malformed(f"{name} holds a NUL character (\\u0000)",
@@ -106,7 +110,7 @@ class IntakeController(Controller):
         f = queries.ClaimFilter(status=status, metric=metric, achieved_from=achieved_from,
                                 achieved_to=achieved_to, participant=participant)
         return await queries.list_claims(principal_of(request), contract_id, f,
-                                         parse_cursor(cursor), limit)
+                                         parse_cursor(cursor), limit, count=count)
 
     @get("/batches/{batch_id:uuid}", summary="A batch's validation report, again")
     async def batch(self, request: Request, contract_id: FromPath[UUID],

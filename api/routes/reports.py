@@ -16,7 +16,6 @@ from contracts.schemas import CountedPage
 from outcomes import queries
 from outcomes.schemas import BatchDetail, BatchKind, BatchOut, BatchStatus
 from reports import documents
-from reports.documents import statement_period as statement_period  # api.cli reads it here
 
 PDF = "application/pdf"
 Lang = Annotated[Literal["da", "nb", "en"] | None, QueryParameter(

@@ -14,7 +14,8 @@ import uuid
 import pytest
 
 from outcomes.tables import Claim, IntakeBatch, Participant
-from reports.assembly import assemble, spreadsheet_safe
+from reports.assembly import assemble
+from reports.attachments import spreadsheet_safe
 from tests.api.test_intake import claim, setup
 
 ENROL = "pseudonym;enrolled_on;age_band;area\r\nROS-1;2024-02-01;18-24;Høje-Taastrup\r\n"

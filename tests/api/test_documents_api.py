@@ -136,3 +136,26 @@ async def test_lists_count_what_matches_when_asked(api, world):
     assert r.json()["total"] is None
     r = await api.get("/api/v1/contracts?count=true", headers=w.headers("other_provider"))
     assert r.json()["total"] == 1  # its own contract only
+
+
+async def test_claims_and_participants_count_what_matches_when_asked(api, world):
+    w = world
+    cid = await active_contract(w)
+    await api.post(f"/api/v1/contracts/{cid}/participants",
+                   json=enrolments("ROS-1", "ROS-2", "ROS-3"), headers=w.headers("provider"))
+    on = "2024-03-01"
+    await api.post(f"/api/v1/contracts/{cid}/claims", json=[
+        claim("c1", "ROS-1", "housing_entry", on), claim("c2", "ROS-2", "housing_entry", on)],
+        headers={**w.headers("provider"), "Idempotency-Key": "march"})
+    base = f"/api/v1/contracts/{cid}"
+    page = (await api.get(f"{base}/participants?count=true&limit=2",
+                          headers=w.headers("commissioner"))).json()
+    assert page["total"] == 3 and len(page["items"]) == 2 and page["next_cursor"]
+    page = (await api.get(f"{base}/claims?count=true&limit=1&status=accepted",
+                          headers=w.headers("commissioner"))).json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+    page = (await api.get(f"{base}/claims?count=true&status=paid",
+                          headers=w.headers("commissioner"))).json()
+    assert page["total"] == 0 and page["items"] == []
+    page = (await api.get(f"{base}/claims", headers=w.headers("commissioner"))).json()
+    assert page["total"] is None

@@ -23,8 +23,9 @@ from ledger.balances import contract_balance
 from ledger.journal import GENESIS, EntryFacts, PostingLine, chain_hash
 from outcomes import intake, payments
 from outcomes.schemas import ClaimIn, PaymentRunIn
-from reports.assembly import assemble, remittance
+from reports.assembly import assemble
 from reports.formats import money
+from reports.remittance import remittance
 from reports.render import remittance_pdf, statement_pdf
 from tests.helpers import active_contract, principal, world
 from tests.integration.test_ledger import ENROLLED, approved_claims
