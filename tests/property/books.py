@@ -9,23 +9,38 @@ suspensions and resumptions, and on PostgreSQL two of these at once from two con
 Every rule predicts from the state before it what the service must answer, and lets through
 only that refusal, by class and code (`expect`). Any other error, an unbalanced entry
 (`LedgerError`, code entry_unbalanced) or a database's IntegrityError among them, fails the
-run, and so does every broken invariant (`invariants.check`) after each step. Preconditions
-keep rules to the states in which they can do something; `note` records each path taken as
-a Hypothesis event and in `EVENTS`, which the tests read to prove that the paths ran.
+run, and so does every broken invariant (`invariants.check`) after each step. `note`
+records each path taken as a Hypothesis event and in `EVENTS`, which the tests read to
+prove that the paths ran; `target` steers towards paid and clawed-back claims.
+
+Preconditions keep the rules that move money to the states in which they can succeed.
+Hypothesis turns some rules off in each example (swarm testing). So that an example never
+runs out of rules that may run, `submit` and `refuse` (a step the state does not allow,
+refused as it must be) are almost always possible; so that money still moves when a rule is
+off, approval, payment and clawback can each be reached from several rules (a draw or a
+verification may approve, an approval may pay and claw back); and rules that would crowd out
+the rest (suspension, variation, replay) rest for a few steps after they ran.
+
+Hypothesis replays steps and expects the same choices to be open after them: the state must
+follow from the steps alone. Hence sampling rates of 0 or 100 % only (which claims a partial
+draw selects depends on the claims' ids, which are partly random), and races on PostgreSQL
+whose outcome is settled the same way whichever step won.
+
+Beside this module: `running` (the loop, `expect`, events), `plans` (terms, payment periods,
+claims to send), `races` (the PostgreSQL race rule) and `invariants` (what must hold).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Iterable
+from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
+import hypothesis
 import msgspec
-from hypothesis import event, target
+from hypothesis import settings, target
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -33,6 +48,7 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from contracts import service as contracts
@@ -40,78 +56,71 @@ from contracts.errors import Conflict, DomainError, Invalid
 from contracts.money import Money
 from contracts.schemas import CommissionerShare, VariationIn
 from ledger import commitments
+from ledger.verify import JournalState
 from outcomes import intake, payments, verification
 from outcomes.sampling import is_selected
-from outcomes.schemas import ClaimIn, ParticipantIn, PaymentRunIn
+from outcomes.schemas import ParticipantIn, PaymentRunIn
 from tests.helpers import World, active_contract, principal, world
-from tests.property.invariants import (
-    Seen,
-    check,
-    check_journal,
-    observe,
-    paid_claims,
-    today,
+from tests.property.invariants import Seen, check, check_journal, observe, paid_claims
+from tests.property.plans import (
+    CAP,
+    COUNTED,
+    ENROL_FROM,
+    LINES,
+    PER_PARTICIPANT,
+    PERIOD_ENDS,
+    PERIOD_FROM,
+    SHARES,
+    after,
+    plan,
 )
-
-EVENTS: Counter[str] = Counter()
-Refusal = tuple[type[DomainError], str]
-
-CAP = 50_000_000
-PER_PARTICIPANT = 7_500_000  # entry, sustainment and a job fit; a PSS change on top does not
-ENROL_FROM = dt.date(2024, 1, 1)  # the enrolment period of tests.helpers.intake_terms
-SHARES = [(6000, 4000), (5000, 5000), (7500, 2500)]
-PERIOD_FROM = dt.date(2024, 1, 1)
-# Payment runs end before today, so that a variation may take effect today.
-PERIOD_ENDS = [dt.date(2024, 12, 31), dt.date(2025, 6, 30), dt.date(2025, 12, 31),
-               today() - dt.timedelta(days=1)]
-# Rate card lines of intake_terms: metric and price in øre.
-LINES = {"entry": ("housing_entry", 1_500_000),
-         "sustained-3m": ("housing_sustained_3m", 2_000_000),
-         "job": ("employment", 3_500_000), "own-business": ("self_employment", 3_500_000),
-         "pss": ("pss_reduction", 1_000_000)}
-COUNTED = ("accepted", "sampled", "verified", "approved", "paid")
+from tests.property.races import Races
+from tests.property.running import Refusal, expect, note, own_loop, run
 
 
-def note(what: str) -> None:
-    EVENTS[what] += 1
-    event(what)
+def run_machine(machine_settings: settings, db, seed: int | str | None = None) -> None:
+    """Run `Books` as a Hypothesis test against the test database `db`, in a thread that
+    has no event loop; with `seed`, Hypothesis draws from it (`hypothesis.seed`). Every step
+    runs on one loop of the run's own, so that on PostgreSQL a connection pool (each
+    transaction takes its own connection from it) lasts the run."""
+    machine = Books if seed is None else hypothesis.seed(seed)(
+        type("Books", (Books,), {"__module__": __name__}))
+    Books.world, Books.proved = None, None  # each test has a database of its own
+    Books.postgres = db.kind == "postgres"
+    with own_loop():
+        if Books.postgres:
+            run(db.engine.start_connection_pool(min_size=2, max_size=4))
+        try:
+            try:
+                run_state_machine_as_test(machine, settings=machine_settings)
+            except StopIteration as exc:  # a future cannot carry it: the test would hang
+                raise RuntimeError("StopIteration escaped a step") from exc
+            run(check_journal())  # the whole journal, once more
+        finally:
+            if Books.postgres:
+                run(db.engine.close_connection_pool())
 
 
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(coro)
-
-
-async def expect(step: str, call: Awaitable[Any], refusal: Refusal | None = None) -> Any:
-    """Await `call`: it must succeed, or, when `refusal` is given, be refused with exactly
-    that class and code. Anything else propagates and fails the run."""
-    try:
-        result = await call
-    except DomainError as exc:
-        if refusal is None or (type(exc), exc.code) != refusal:
-            raise
-        note(f"{step}: refused {exc.code}")
-        return exc
-    assert refusal is None, f"{step}: expected {refusal[1]}, but it went through"
-    note(f"{step}: done")
-    return result
-
-
-def _date(on: dt.date, days: int) -> dt.date:
-    return on + dt.timedelta(days=days)
-
-
-class Books(RuleBasedStateMachine):
+class Books(Races, RuleBasedStateMachine):
     world: World | None = None  # built once per database, by the first example
     postgres = False
+    # The journal's head and balances proved so far in this run: each verification goes on
+    # from there over every entry since, so every entry is verified, once (and the whole
+    # journal again at the end of the run).
+    proved: JournalState | None = None
 
     def __init__(self) -> None:
         super().__init__()
         self.cid: UUID | None = None
         self.seen: Seen | None = None
         self.refs = itertools.count(1)
-        self.batches: list[tuple[str, list]] = []
+        self.batches: list[tuple[str, list, Any]] = []  # key, claims, first report
         self.shares_in_force: list[dict[UUID, int]] = []
         self.proposals: list[UUID] = []
+        # Steps taken, and when some rules last ran: a contract suspended or varied at every
+        # other step would pay little (see `rested`).
+        self.steps = 0
+        self.last: dict[str, int] = {}
 
     # Who is who -------------------------------------------------------------------------
 
@@ -127,11 +136,20 @@ class Books(RuleBasedStateMachine):
     def co(self):
         return principal(Books.world.ids["co_commissioner"], "commissioner")
 
-    def _sub(self, kind: str, key: str | None) -> intake.Submission:
+    def _sub(self, kind: str, key: str | None, body: str | None = None
+             ) -> intake.Submission:
         return intake.Submission(principal=self.provider, contract_id=self.cid, kind=kind,
-                                 idempotency_key=key, body_hash=key or "participants")
+                                 idempotency_key=key, body_hash=body or key or kind)
 
     # What the state allows ----------------------------------------------------------------
+
+    def rested(self, what: str, steps: int) -> bool:
+        """Whether `what` last ran `steps` or more steps ago (or never)."""
+        return self.seen is not None and bool(self.seen.claims) and (
+            self.steps - self.last.get(what, -steps) >= steps)
+
+    def has_claims(self) -> bool:
+        return self.seen is not None and bool(self.seen.claims)
 
     def active(self) -> bool:
         return self.seen is not None and self.seen.contract["status"] == "active"
@@ -163,8 +181,19 @@ class Books(RuleBasedStateMachine):
     # Setting up ---------------------------------------------------------------------------
 
     @initialize(enrolled=st.lists(st.integers(0, 540), min_size=4, max_size=8),
-                sampling=st.sampled_from([3000, 0, 10_000]))
-    def contract(self, enrolled: list[int], sampling: int) -> None:
+                sampling=st.sampled_from([0, 10_000]), seed=st.integers(0, 10**6),
+                first=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(LINES)),
+                                         st.integers(0, 1000), st.just(True)),
+                               min_size=1, max_size=6),
+                history=st.sampled_from(["new", "approved", "paid"]))
+    def contract(self, enrolled: list[int], sampling: int, seed: int, first, history: str
+                 ) -> None:
+        """A new active contract with participants and a first batch of claims, drawn, and
+        by `history` those claims verified and approved, or approved and paid too: a
+        contract in mid-life, with money to pay and claw back from the first step.
+        Sampling is all or nothing (variations may switch it), so that what a draw selects
+        does not depend on the claims' ids, which are partly random: Hypothesis needs a
+        replayed step to find the same state."""
         async def go():
             if Books.world is None:
                 Books.world = await world()
@@ -174,14 +203,28 @@ class Books(RuleBasedStateMachine):
             await self._enrol(enrolled)
             self.seen = await observe(self.cid)
             self.shares_in_force.append(self.seen.shares())
-            await check_journal()
+            Books.proved = await check_journal(Books.proved)
+            await self._submit(first)
+            self.seen = await observe(self.cid)
+            await self._draw(seed)
+            if history == "new":
+                return
+            self.seen = await observe(self.cid)
+            for c in self.seen.claims_in("sampled"):
+                await expect("verify sampled", verification.decide(
+                    self.boss, c["id"], "verify", "checked against the case file"))
+            self.seen = await observe(self.cid)
+            await self._approve_ready(self.approvable())
+            self.seen = await observe(self.cid)
+            if history == "paid" and self.unpaid():
+                await self._pay(PERIOD_ENDS[-1], "pay")
         run(go())
         note(f"sampling rate {sampling} bp")
 
     async def _enrol(self, offsets: list[int]) -> None:
         first = len(self.seen.participants) if self.seen else 0
         rows = [(i, ParticipantIn(pseudonym=f"P-{first + i}",
-                                  enrolled_on=_date(ENROL_FROM, d)), [])
+                                  enrolled_on=after(ENROL_FROM, d)), [])
                 for i, d in enumerate(offsets, start=1)]
         refusal = (Conflict, "contract_not_active") if self.suspended() else None
         out = await expect("enrol", intake.submit_participants(self._sub("participants", None),
@@ -192,75 +235,18 @@ class Books(RuleBasedStateMachine):
 
     # Claims -------------------------------------------------------------------------------
 
-    def _claims(self, rows: list[tuple[int, str, int, bool]]) -> list[ClaimIn]:
-        """Claims that the payment rules should mostly accept: dates inside each line's
-        window, sustainment after an entry, and, when `fresh`, a line the participant has
-        not had yet and that fits under the per-participant cap (the first such from the
-        drawn participant and line on). A row that is not fresh is sent as drawn, so that
-        duplicates, exclusions and caps are refused at times too."""
-        people = self.seen.participants
-        names = {p["id"]: p["pseudonym"] for p in people}
-        taken: dict[str, dict[str, dt.date]] = defaultdict(dict)
-        for c in self.seen.claims_in(*COUNTED):
-            taken[names[c["participant"]]][c["line_code"]] = c["achieved_on"]
-        out = []
-
-        def room(pseudonym: str, line: str) -> bool:
-            mine = taken[pseudonym]
-            work = {"job", "own-business"}
-            if line in mine or (line in work and work & mine.keys()):
-                return False
-            cost = LINES[line][1] + (LINES["entry"][1] if line == "sustained-3m"
-                                     and "entry" not in mine else 0)
-            return sum(LINES[k][1] for k in mine) + cost <= PER_PARTICIPANT
-
-        def add(pseudonym: str, line: str, on: dt.date, value: str | None = None) -> None:
-            out.append(ClaimIn(client_ref=f"r{next(self.refs)}", pseudonym=pseudonym,
-                               metric_code=LINES[line][0], achieved_on=on, value=value,
-                               evidence_ref="case file"))
-            taken[pseudonym][line] = on
-
-        for pick, line, off, fresh in rows:
-            p = people[pick % len(people)]
-            if fresh:
-                order = ["entry", "sustained-3m",
-                         "own-business" if line == "own-business" else "job", "pss"]
-                at = order.index(line)
-                p, line = next(((q, k) for n in range(len(people))
-                                for q in [people[(pick + n) % len(people)]]
-                                for k in order[at:] + order[:at] if room(q["pseudonym"], k)),
-                               (p, line))
-            mine, enrolled = taken[p["pseudonym"]], p["enrolled_on"]
-            if line == "sustained-3m" and "entry" not in mine:
-                add(p["pseudonym"], "entry", _date(enrolled, off % 200))
-            if line == "entry":
-                add(p["pseudonym"], line, _date(enrolled, off % 366))
-            elif line == "sustained-3m":
-                add(p["pseudonym"], line, _date(mine["entry"], 91 + off % 61))
-            elif line == "pss":
-                add(p["pseudonym"], line, _date(enrolled, 330 + off % 71), str(-5 - off % 8))
-            else:
-                add(p["pseudonym"], line, _date(enrolled, off % 480))
-        return out
-
-    async def _submit(self, rows, replay: bool, refusal: Refusal | None = None):
-        if replay and self.batches:
-            key, claims = self.batches[-1]
-            first = "replay"
-        else:
-            key, claims = f"batch-{next(self.refs)}", self._claims(rows)
-            first = "submit"
-            if refusal is None and self.suspended():
-                refusal = (Conflict, "contract_not_active")
-        out = await expect(first, intake.submit_claims(
+    async def _submit(self, rows, refusal: Refusal | None = None) -> None:
+        key, claims = f"batch-{next(self.refs)}", plan(self.seen, rows, self.refs)
+        if refusal is None and self.suspended():
+            refusal = (Conflict, "contract_not_active")
+        out = await expect("submit", intake.submit_claims(
             self._sub("claims", key), [(i, c, []) for i, c in enumerate(claims, start=1)]),
             refusal)
         if isinstance(out, DomainError):
             return
         report, replayed = out
-        assert replayed == (first == "replay")
-        if not replayed:
-            self.batches.append((key, claims))
+        assert not replayed
+        self.batches.append((key, claims, report))
         for r in report.results:
             if r.status == "accepted":
                 assert r.amount.amount == LINES[r.line_code][1], r
@@ -277,20 +263,33 @@ class Books(RuleBasedStateMachine):
     @rule(rows=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(LINES)),
                                   st.integers(0, 1000), st.integers(0, 4).map(bool)),
                         min_size=1, max_size=8),
-          replay=st.integers(0, 5).map(lambda n: n == 0), then_draw=st.booleans(),
-          seed=st.integers(0, 10**6),
+          then_draw=st.booleans(), seed=st.integers(0, 10**6),
           newcomers=st.lists(st.integers(0, 540), max_size=2))
-    def submit(self, rows, replay: bool, then_draw: bool, seed: int, newcomers: list[int]
-               ) -> None:
+    def submit(self, rows, then_draw: bool, seed: int, newcomers: list[int]) -> None:
         async def go():
             if newcomers and len(self.seen.participants) < 12:
                 await self._enrol(newcomers)
                 self.seen = await observe(self.cid)
-            await self._submit(rows, replay)
+            await self._submit(rows)
             if then_draw:
                 self.seen = await observe(self.cid)
                 await self._draw(seed)
         run(go())
+
+    @precondition(lambda self: bool(self.batches) and self.rested("replay", 8))
+    @rule(pick=st.integers(0, 20), altered=st.booleans())
+    def replay(self, pick: int, altered: bool) -> None:
+        """A batch sent again under its Idempotency-Key gets its first report back and
+        changes nothing, whatever the contract's status now; with another body, the key
+        is refused."""
+        self.last["replay"] = self.steps
+        key, claims, report = self.batches[-1 - pick % len(self.batches)]
+        sub = self._sub("claims", key, key + "-altered" if altered else key)
+        out = run(expect("replay altered" if altered else "replay", intake.submit_claims(
+            sub, [(i, c, []) for i, c in enumerate(claims, start=1)]),
+            (Conflict, "idempotency_key_reused") if altered else None))
+        if not altered:
+            assert out == (report, True)
 
     # Verification -------------------------------------------------------------------------
 
@@ -306,24 +305,39 @@ class Books(RuleBasedStateMachine):
 
     @precondition(lambda self: self.seen is not None
                   and bool(self.unapprovable()["not_yet_sampled"]))
-    @rule(seed=st.integers(0, 10**6), again=st.booleans())
-    def draw(self, seed: int, again: bool) -> None:
+    @rule(seed=st.integers(0, 10**6), again=st.integers(0, 3).map(lambda n: n == 0),
+          then_approve=st.booleans())
+    def draw(self, seed: int, again: bool, then_approve: bool) -> None:
+        """Draw a verification sample; `again` at once (nothing is left to draw);
+        `then_approve` what is ready after it."""
         async def go():
             await self._draw(seed)
-            if again:  # every waiting claim was in that draw: nothing is left to draw
+            if again:
                 self.seen = await observe(self.cid)
                 await self._draw(seed + 1)
+            if then_approve:
+                self.seen = await observe(self.cid)
+                await self._approve_ready(self.approvable())
         run(go())
 
     @precondition(lambda self: self.seen is not None
                   and bool(self.seen.claims_in("sampled", "disputed")))
-    @rule(pick=st.integers(0, 50), dispute=st.booleans())
-    def decide(self, pick: int, dispute: bool) -> None:
+    @rule(pick=st.integers(0, 50), dispute=st.booleans(), then_approve=st.booleans())
+    def decide(self, pick: int, dispute: bool, then_approve: bool) -> None:
+        """Verify or dispute a sampled claim, or verify a disputed one; `then_approve` the
+        claim once verified."""
         pool = self.seen.claims_in("sampled", "disputed")
         claim = pool[pick % len(pool)]
         action = "dispute" if dispute and claim["status"] == "sampled" else "verify"
-        run(expect(f"{action} {claim['status']}", verification.decide(
-            self.boss, claim["id"], action, "checked against the case file")))
+
+        async def go():
+            await expect(f"{action} {claim['status']}", verification.decide(
+                self.boss, claim["id"], action, "checked against the case file"))
+            if then_approve and action == "verify":
+                self.seen = await observe(self.cid)
+                await self._approve_ready([c for c in self.approvable()
+                                           if c["id"] == claim["id"]])
+        run(go())
 
     # Approval -----------------------------------------------------------------------------
 
@@ -339,28 +353,48 @@ class Books(RuleBasedStateMachine):
             return (Conflict, "cap_reached")
         return None
 
+    async def _approve_ready(self, ready: list[dict]) -> None:
+        """Approve claims that are ready, as many as the caps allow."""
+        take = len(ready)
+        while take and self._approval_refusal(ready[:take]) is not None:
+            take -= 1
+        if take:
+            out = await expect("approve", verification.approve(
+                self.boss, self.cid, [c["id"] for c in ready[:take]], ""))
+            assert out.accrued.amount == sum(c["amount"] for c in ready[:take])
+
     @precondition(lambda self: bool(self.approvable()))
-    @rule(take=st.integers(1, 6), start=st.integers(0, 50),
-          extra=st.sampled_from(["none", "done", "not_yet_sampled", "not_verified",
+    @rule(take=st.integers(1, 10), start=st.integers(0, 50),
+          extra=st.sampled_from(["none", "none", "done", "not_yet_sampled", "not_verified",
                                  "not_approvable"]),
-          then=st.sampled_from(["pay", "nothing", "approve", "draft"]))
-    def approve(self, take: int, start: int, extra: str, then: str) -> None:
-        """Approve some claims that are ready, now and then with one that is not; `then`
-        put what is approved and unpaid in a payment run, and approve or pay it."""
+          then=st.sampled_from(["nothing", "pay", "nothing", "approve", "draft"]),
+          probe=st.booleans(), fit=st.booleans())
+    def approve(self, take: int, start: int, extra: str, then: str, probe: bool, fit: bool
+                ) -> None:
+        """Approve some claims that are ready (`fit`: no more than the caps allow), now and
+        then with one that is not (then none is approved), or one approved already (which
+        changes nothing); `then` put what is approved and unpaid in a payment run, and
+        approve or pay it. `probe`: claw back claims of that run (see `_pay`), or, with no
+        run, one just approved."""
         ready = self.approvable()
-        start %= len(ready)
+        start %= max(len(ready), 1)
         fresh = ready[start:start + take]
+        while fit and len(fresh) > 1 and self._approval_refusal(fresh) is not None:
+            fresh = fresh[:-1]
         ids = [c["id"] for c in fresh]
         refusal = self._approval_refusal(fresh)
         problem = None
         bad = self.unapprovable()
-        if extra == "done" and self.seen.claims_in("approved", "paid"):
-            ids.append(self.seen.claims_in("approved", "paid")[0]["id"])  # changes nothing
-        elif extra != "none" and any(bad.values()):
-            # One claim that cannot be approved: all are refused, with its reason.
+        done = self.seen.claims_in("approved", "paid")
+        if extra not in ("none", "done") and any(bad.values()):
+            # One that cannot be approved, by the problem code approval must give: then
+            # none is approved.
             problem = next(k for k in [extra, *bad] if bad.get(k))
             ids.insert(take % (len(ids) + 1), bad[problem][start % len(bad[problem])]["id"])
             refusal = (Conflict, "not_approvable")
+        elif extra == "done" and done:
+            ids.append(done[start % len(done)]["id"])  # changes nothing
+
         async def go():
             out = await expect("approve", verification.approve(self.boss, self.cid, ids, ""),
                                refusal)
@@ -371,7 +405,10 @@ class Books(RuleBasedStateMachine):
             if then != "nothing":
                 self.seen = await observe(self.cid)
                 if self.unpaid():
-                    await self._pay(PERIOD_ENDS[-1], then)
+                    await self._pay(PERIOD_ENDS[-1], then, probe=probe)
+            elif probe and refusal is None and fresh:  # the evidence fell through at once
+                await expect("clawback approved", payments.clawback(
+                    self.boss, fresh[0]["id"], "evidence withdrawn"))
         run(go())
 
     # Payment runs -------------------------------------------------------------------------
@@ -381,9 +418,11 @@ class Books(RuleBasedStateMachine):
             self.boss, self.cid, PaymentRunIn(period_from=PERIOD_FROM, period_to=period_to),
             key, key), refusal)
 
-    async def _pay(self, period_to: dt.date, then: str, retry: bool = False) -> None:
+    async def _pay(self, period_to: dt.date, then: str, retry: bool = False,
+                   probe: bool = False) -> None:
         """Draft a payment run of the period's approved, unpaid claims; `then` approve it,
-        or approve and pay it."""
+        or approve and pay it. `probe`: try to claw back a claim of the run before it is
+        paid (refused), and claw one back once it is."""
         due = [c for c in self.unpaid() if PERIOD_FROM <= c["achieved_on"] <= period_to]
         key = f"run-{next(self.refs)}"
         out = await self._create_run(period_to, key,
@@ -398,23 +437,31 @@ class Books(RuleBasedStateMachine):
             assert replayed and again.id == made.id
         if then in ("approve", "pay"):
             await expect("approve run", payments.approve_run(self.boss, made.id))
+        if probe:  # until the run is paid, its claims are the run's
+            await expect("clawback approved in run", payments.clawback(
+                self.boss, due[0]["id"], "evidence withdrawn"), (Conflict, "in_payment_run"))
         if then == "pay":
             paid = await expect("pay run", payments.pay_run(self.boss, made.id))
             assert paid.status == "paid"
+            if probe:  # paid, and then found wanting: the provider owes it back
+                await expect("clawback paid", payments.clawback(
+                    self.boss, due[-1]["id"], "evidence withdrawn"))
 
     @precondition(lambda self: bool(self.unpaid()))
     @rule(period_to=st.sampled_from(PERIOD_ENDS[::-1]),
-          then=st.sampled_from(["pay", "approve", "draft"]), retry=st.booleans())
-    def create_run(self, period_to: dt.date, then: str, retry: bool) -> None:
-        run(self._pay(period_to, then, retry))
+          then=st.sampled_from(["pay", "approve", "draft"]), retry=st.booleans(),
+          probe=st.booleans())
+    def create_run(self, period_to: dt.date, then: str, retry: bool, probe: bool) -> None:
+        run(self._pay(period_to, then, retry, probe))
 
-    @precondition(lambda self: bool(self.runs("draft", "approved", "paid")))
-    @rule(pick=st.integers(0, 20), action=st.sampled_from(["pay", "approve", "pay twice"]))
-    def advance_run(self, pick: int, action: str) -> None:
+    @precondition(lambda self: bool(self.runs("draft", "approved")))
+    @rule(pick=st.integers(0, 20), action=st.sampled_from(["pay", "approve", "pay twice"]),
+          paid=st.integers(0, 4).map(lambda n: n == 0))
+    def advance_run(self, pick: int, action: str, paid: bool) -> None:
         """Approve or pay a run: a draft is approved, not paid; an approved one is paid
-        (approving it again changes nothing); a paid one is paid again (changes nothing),
-        never approved."""
-        runs = self.runs("approved", "draft") or self.runs("paid")
+        (approving it again changes nothing). Now and then a paid run: paid again (changes
+        nothing), never approved."""
+        runs = (paid and self.runs("paid")) or self.runs("draft", "approved")
         r = runs[pick % len(runs)]
         step = f"{action.split()[0]} {r['status']} run"
         if action == "approve":
@@ -433,31 +480,99 @@ class Books(RuleBasedStateMachine):
 
     @precondition(lambda self: bool(self.unpaid()
                                     or (self.seen and self.seen.claims_in("paid"))))
-    @rule(which=st.sampled_from(["paid", "approved", "in_run", "unapproved", "reversed"]),
-          pick=st.integers(0, 50))
+    @rule(which=st.sampled_from(["paid", "approved", "paid", "approved", "in_run",
+                                 "reversed"]), pick=st.integers(0, 50))
     def clawback(self, which: str, pick: int) -> None:
+        """Claw back a paid claim or an approved one in no run; now and then one in an
+        unpaid run (refused) or one clawed back already (changes nothing)."""
         taken = self.seen.in_run()
         pools = {
             "paid": (self.seen.claims_in("paid"), None),
             "approved": (self.unpaid(), None),
             "in_run": ([c for c in self.seen.claims_in("approved") if c["id"] in taken],
                        (Conflict, "in_payment_run")),
-            "unapproved": (self.seen.claims_in("accepted", "sampled", "verified", "disputed"),
-                           (Conflict, "invalid_transition")),
             "reversed": (self.seen.claims_in("reversed"), None),  # again: changes nothing
         }
-        for name in [which, "paid", "approved"]:
-            pool, refusal = pools[name]
-            if pool:
-                break
+        name = next(n for n in [which, "paid", "approved"] if pools[n][0])
+        pool, refusal = pools[name]
         claim = pool[pick % len(pool)]
         run(expect(f"clawback {claim['status']}" + (" in run" if name == "in_run" else ""),
                    payments.clawback(self.boss, claim["id"], "evidence withdrawn"), refusal))
 
+    # Refusals ----------------------------------------------------------------------------
+
+    @precondition(lambda self: self.has_claims())
+    @rule(what=st.sampled_from(["draw", "cap", "pay", "decide", "clawback", "in run",
+                                "approve", "run", "transition"]), pick=st.integers(0, 50))
+    def refuse(self, what: str, pick: int) -> None:
+        """A step the state does not allow, refused as it must be: the first that applies
+        from `what` on. Always possible (an empty period has nothing to pay), so that an
+        example is never left without a rule that may run."""
+        s = self.seen
+        early = s.claims_in("accepted", "sampled", "verified", "disputed")
+        undecidable = s.claims_in("accepted", "verified", "approved", "paid", "reversed")
+        bad = [c for pool in self.unapprovable().values() for c in pool]
+        runs = self.runs("paid", "draft")
+        in_run = [c for c in s.claims_in("approved") if c["id"] in s.in_run()]
+        options = {
+            "draw": not self.unapprovable()["not_yet_sampled"],
+            "cap": s.accrued >= 1_000_000, "pay": True, "decide": bool(undecidable),
+            "clawback": bool(early), "in run": bool(in_run), "approve": bool(bad),
+            "run": bool(runs), "transition": True}
+        order = list(options)
+        what = next(w for w in order[order.index(what):] + order if options[w])
+        if what == "draw":
+            call, step = verification.draw_sample(self.boss, self.cid, "s0"), "draw"
+            refusal = (Conflict, "nothing_to_sample")
+        elif what == "pay":
+            none_yet = dt.date(2023, 12, 31)  # before any enrolment
+            call = payments.create_run(self.boss, self.cid, PaymentRunIn(
+                period_from=none_yet, period_to=none_yet), None, "empty")
+            step, refusal = "create run", (Conflict, "nothing_to_pay")
+        elif what == "decide":
+            claim = undecidable[pick % len(undecidable)]
+            call = verification.decide(self.boss, claim["id"], "dispute", "too late")
+            step, refusal = f"dispute {claim['status']}", (Conflict, "invalid_transition")
+        elif what == "clawback":
+            claim = early[pick % len(early)]
+            call = payments.clawback(self.boss, claim["id"], "not the provider's yet")
+            step, refusal = f"clawback {claim['status']}", (Conflict, "invalid_transition")
+        elif what == "in run":  # until its run is paid, a claim is the run's
+            claim = in_run[pick % len(in_run)]
+            call = payments.clawback(self.boss, claim["id"], "evidence withdrawn")
+            step, refusal = "clawback approved in run", (Conflict, "in_payment_run")
+        elif what == "cap":
+            call = commitments.vary(self.boss, self.cid, self._varied(s.accrued - 500_000, None))
+            step, refusal = "vary", (Invalid, "cap_below_accrued")
+        elif what == "approve":
+            call = verification.approve(self.boss, self.cid, [bad[pick % len(bad)]["id"]], "")
+            step, refusal = "approve", (Conflict, "not_approvable")
+        elif what == "run":
+            r = runs[pick % len(runs)]
+            if r["status"] == "paid":
+                call, step = payments.approve_run(self.boss, r["id"]), "approve paid run"
+                refusal = (Conflict, "invalid_transition")
+            else:
+                call, step = payments.pay_run(self.boss, r["id"]), "pay draft run"
+                refusal = (Conflict, "run_not_approved")
+        else:
+            action = "suspend" if self.suspended() else "resume"
+            call = contracts.transition(self.boss, self.cid, action, "by mistake")
+            step, refusal = f"{action} {s.contract['status']}", (Conflict, "invalid_transition")
+        run(expect(step, call, refusal))
+
     # Variations and consent ---------------------------------------------------------------
 
-    def _varied(self, cap: int, shares: tuple[int, int] | None) -> VariationIn:
+    def _varied(self, cap: int, shares: tuple[int, int] | None, sampling: int | None = None
+                ) -> VariationIn:
+        """The current terms with another cap (and the per-participant cap under it),
+        shares or sampling rate."""
         terms = self.seen.terms
+        if terms.per_participant_cap.amount > cap:
+            terms = msgspec.structs.replace(terms, per_participant_cap=Money(
+                amount=cap, currency="DKK"))
+        if sampling is not None:
+            terms = msgspec.structs.replace(terms, sampling_rate_bp=sampling)
         if shares is not None:
             orgs = [Books.world.ids["commissioner"], Books.world.ids["co_commissioner"]]
             terms = msgspec.structs.replace(terms, commissioners=[
@@ -467,20 +582,21 @@ class Books(RuleBasedStateMachine):
                            terms=msgspec.structs.replace(
                                terms, cap=Money(amount=cap, currency="DKK")))
 
-    @precondition(lambda self: self.seen is not None
-                  and bool(self.seen.claims_in("approved", "paid", "reversed")))
-    @rule(steps=st.integers(-4, 16), near_accrued=st.integers(0, 3).map(lambda n: n == 0),
-          shares=st.sampled_from([None, *SHARES]), accept=st.booleans())
+    @precondition(lambda self: self.rested("vary", 4))
+    @rule(steps=st.integers(-4, 16), near_accrued=st.booleans(),
+          shares=st.sampled_from([None, *SHARES]), sampling=st.sampled_from([None, 0, 10_000]),
+          accept=st.booleans())
     def vary(self, steps: int, near_accrued: bool, shares: tuple[int, int] | None,
-             accept: bool) -> None:
+             sampling: int | None, accept: bool) -> None:
         # Mostly a cap moved by whole millions; at times one close to what is accrued, on
-        # either side. Never under the per-participant cap (invalid terms, not the point).
-        cap = (self.seen.accrued + steps * 500_000 if near_accrued
+        # either side: below, it is refused; above, it keeps the per-participant cap.
+        cap = (self.seen.accrued + (steps % 7 - 4) * 500_000 if near_accrued
                else self.seen.terms.cap.amount + steps * 1_000_000)
-        cap = max(cap, 8_000_000)
-        data = self._varied(cap, shares)
+        cap = max(cap, 500_000) if cap < self.seen.accrued else max(cap, PER_PARTICIPANT)
+        self.last["vary"] = self.steps
+        data = self._varied(cap, shares, sampling)
         new_shares = {c.organisation_id: c.share_bp for c in data.terms.commissioners}
-        unchanged = cap == self.seen.terms.cap.amount and new_shares == self.seen.shares()
+        unchanged = data.terms == self.seen.terms
         refusal = (Invalid, "cap_below_accrued") if cap < self.seen.accrued else None
 
         async def go():
@@ -521,18 +637,18 @@ class Books(RuleBasedStateMachine):
         out = run(expect(f"accept {proposal['status']} variation",
                          commitments.accept(self.co, self.cid, pid), refusal))
         if refusal is None:
-            assert out.status == "applied"  # accepting an applied one again changes nothing
+            assert out.status == "applied"
             self.shares_in_force.append({c.organisation_id: c.share_bp
                                          for c in terms.commissioners})
 
     # Suspension ---------------------------------------------------------------------------
 
-    @precondition(lambda self: self.seen is not None
-                  and bool(self.seen.claims_in("approved", "paid", "reversed")))
+    @precondition(lambda self: self.rested("suspension", 8))
     @rule(probe=st.booleans(), stay=st.integers(0, 3).map(lambda n: n == 0))
     def suspension(self, probe: bool, stay: bool) -> None:
         """Resume a suspended contract; suspend an active one, and mostly resume it again
         in the same step, so that claims keep coming."""
+        self.last["suspension"] = self.steps
         if self.suspended():
             run(expect("resume", contracts.transition(self.boss, self.cid, "resume",
                                                       "review closed")))
@@ -543,122 +659,12 @@ class Books(RuleBasedStateMachine):
                                                          "provider under review"))
             if probe:  # a suspended contract takes no claims and cannot be suspended again
                 self.seen = await observe(self.cid)
-                await self._submit([(0, "job", 7, True)], False)
+                await self._submit([(0, "job", 7, True)])
                 await expect("suspend suspended", contracts.transition(
                     self.boss, self.cid, "suspend", "again"), (Conflict, "invalid_transition"))
             if not stay:
                 await expect("resume", contracts.transition(self.boss, self.cid, "resume",
                                                             "review closed"))
-        run(go())
-
-    # Two connections at once (PostgreSQL) -------------------------------------------------
-
-    async def _together(self, name: str, *calls: tuple[str, Awaitable[Any], Iterable[Refusal]]
-                        ) -> list[Any]:
-        """Run `calls` at once, each in its own transaction on its own connection. Each may
-        be refused only as its refusals say, whichever runs first."""
-        out = await asyncio.gather(*(c for _, c, _ in calls), return_exceptions=True)
-        for (step, _, allowed), result in zip(calls, out, strict=True):
-            if isinstance(result, BaseException):
-                if not (isinstance(result, DomainError)
-                        and (type(result), result.code) in set(allowed)):
-                    raise result
-                note(f"race {name}: {step} refused {result.code}")
-            else:
-                note(f"race {name}: {step} done")
-        return out
-
-    def races(self) -> list[str]:
-        if not (Books.postgres and self.seen is not None):
-            return []
-        possible = []
-        if self.approvable():
-            possible += ["approve+approve", "accept+approve"]
-            if self.unpaid() or self.runs("approved"):
-                possible.append("approve+pay")
-        if self.unpaid() or self.runs("approved"):
-            possible.append("pay+pay")
-        if self.unpaid():
-            possible.append("clawback+create_run")
-        if self.unpaid() or self.seen.claims_in("paid"):
-            possible.append("clawback+clawback")
-        if self.active():
-            possible.append("submit+suspend")
-        return possible
-
-    async def _approved_run(self) -> UUID:
-        r = self.runs("approved")
-        if r:
-            return r[0]["id"]
-        made, _ = await self._create_run(PERIOD_ENDS[-1], f"run-{next(self.refs)}", None)
-        await expect("approve run", payments.approve_run(self.boss, made.id))
-        return made.id
-
-    @precondition(lambda self: bool(self.races()))
-    @rule(pick=st.integers(0, 50), take=st.integers(1, 4))
-    def race(self, pick: int, take: int) -> None:
-        """Two steps at once, from two connections; the books must hold whatever order the
-        database puts them in."""
-        possible = self.races()
-        name = possible[pick % len(possible)]
-        cap_reached = [(Conflict, "cap_reached")]
-        ready = self.approvable()
-
-        def approve(ids: list[dict]):
-            return verification.approve(self.boss, self.cid, [c["id"] for c in ids], "")
-
-        async def go():
-            if name == "approve+approve":  # overlapping: each claim accrued once
-                await self._together(name, ("approve", approve(ready[:take]), cap_reached),
-                                     ("approve", approve(ready[take // 2:]), cap_reached))
-            elif name == "approve+pay":
-                run_id = await self._approved_run()
-                await self._together(name, ("approve", approve(ready[:take]), cap_reached),
-                                     ("pay", payments.pay_run(self.boss, run_id), []))
-            elif name == "pay+pay":
-                run_id = await self._approved_run()
-                await self._together(name, ("pay", payments.pay_run(self.boss, run_id), []),
-                                     ("pay", payments.pay_run(self.boss, run_id), []))
-            elif name == "clawback+create_run":
-                key = f"run-{next(self.refs)}"
-                await self._together(
-                    name, ("clawback", payments.clawback(self.boss, self.unpaid()[0]["id"],
-                                                         "evidence withdrawn"),
-                           [(Conflict, "in_payment_run")]),
-                    ("create run", payments.create_run(
-                        self.boss, self.cid, PaymentRunIn(period_from=PERIOD_FROM,
-                                                          period_to=PERIOD_ENDS[-1]),
-                        key, key), [(Conflict, "nothing_to_pay")]))
-            elif name == "clawback+clawback":
-                claim = (self.seen.claims_in("paid") or self.unpaid())[0]["id"]
-                await self._together(
-                    name, *[("clawback", payments.clawback(self.boss, claim, "withdrawn"), [])
-                            for _ in range(2)])
-            elif name == "accept+approve":
-                # A lower cap that fits what is accrued but not what is being approved: in
-                # either order the second must see the first and refuse.
-                adding = sum(c["amount"] for c in ready[:take])
-                cap = max(self.seen.accrued + adding - 500_000, self.seen.accrued,
-                          8_000_000)
-                proposal = await expect("vary", commitments.vary(
-                    self.boss, self.cid, self._varied(cap, None)),
-                    (Invalid, "cap_below_accrued") if cap < self.seen.accrued else None)
-                if isinstance(proposal, DomainError) or proposal.status == "applied":
-                    return
-                self.proposals.append(proposal.id)
-                accepted, approved = await self._together(
-                    name, ("accept", commitments.accept(self.co, self.cid, proposal.id),
-                           [(Invalid, "cap_below_accrued")]),
-                    ("approve", approve(ready[:take]), cap_reached))
-                assert not (isinstance(accepted, DomainError)
-                            and isinstance(approved, DomainError)), "both refused"
-            else:  # submit+suspend: the batch is judged by the status it finds under the lock
-                key, claims = f"batch-{next(self.refs)}", self._claims([(pick, "job", 3, True)])
-                await self._together(name, ("submit", intake.submit_claims(
-                    self._sub("claims", key), [(1, claims[0], [])]),
-                    [(Conflict, "contract_not_active")]),
-                    ("suspend", contracts.transition(self.boss, self.cid, "suspend", "review"),
-                     []))
         run(go())
 
     # After every step ---------------------------------------------------------------------
@@ -668,14 +674,23 @@ class Books(RuleBasedStateMachine):
         if self.cid is None:
             return
 
+        self.steps += 1
+
         async def go():
             self.seen = await observe(self.cid)
             check(self.seen, self.shares_in_force)
-            await check_journal()
+            Books.proved = await check_journal(Books.proved)
         run(go())
 
     def teardown(self) -> None:
-        if self.seen is not None:
-            target(float(paid_claims(self.seen)), label="paid claims")
-            target(float(len(self.seen.claims_in("reversed"))), label="clawed-back claims")
+        if self.seen is None:
+            return
+        paid, reversed_ = paid_claims(self.seen), len(self.seen.claims_in("reversed"))
+        target(float(paid), label="paid claims")
+        target(float(reversed_), label="clawed-back claims")
+        note("contract")
+        for what, n in [("accepted", len(self.seen.claims)), ("paid", paid),
+                        ("clawed back", reversed_)]:
+            if n:
+                note(f"contract with claims {what}")
 

@@ -4,15 +4,17 @@
 proposals and every posting of its journal entries. `check` compares them with each other,
 independently of the services that wrote them:
 
-- every entry balances, and the whole journal's trial balance is zero and its hash chain
-  verifies (`ledger.verify`);
+- every entry balances, the whole journal's trial balance is zero, and its hash chain
+  verifies from raw rows (`ledger.verify`): after every step the entries since the head
+  proved before, and the whole journal at the end of a run;
 - each claim's status agrees with the journal: no entry before approval; an approved claim
   has one accrual, a paid one an accrual and one payment (`pay:<claim>`, so no claim is paid
   twice), a reversed one a clawback after them;
 - the commissioners' parts of an accrual sum to the claim's amount, are split by shares
   that were in force, and its payment and clawback move exactly those parts back;
 - accrued, payable, paid and receivable are what the claims say they are, accrued stays
-  within the current cap and each participant within the per-participant cap;
+  within the current cap and each participant within the per-participant cap, and the
+  running totals the cap checks read (`outcomes.usage`) are those of the counted claims;
 - what each commissioner has committed (committed + accrued) is its share of the cap;
 - a payment run holds what it says, and only a paid run's claims are paid.
 """
@@ -29,8 +31,9 @@ from contracts.schemas import ContractTerms
 from contracts.tables import Contract, ContractProposal
 from ledger.balances import trial_balance
 from ledger.tables import Posting
-from ledger.verify import engine_dsn, verify
-from outcomes.tables import Claim, Participant, PaymentRun, PaymentRunLine
+from ledger.verify import JournalState, engine_dsn, verify
+from outcomes.rules import COUNTED
+from outcomes.tables import Claim, ContractUsage, Participant, PaymentRun, PaymentRunLine
 
 UNAPPROVED = ("accepted", "sampled", "verified", "disputed")
 Legs = dict[tuple[str, UUID], int]  # (account code, commissioner) → amount
@@ -49,6 +52,7 @@ class Seen:
     proposals: list[dict]
     legs: dict[str, Legs]  # entry idempotency key → its postings
     entries: dict[str, tuple[str, int]]  # key → (kind, seq)
+    usage: dict[str, tuple[int, int]]  # rate card line → running (claims, amount)
 
     def claims_in(self, *statuses: str) -> list[dict]:
         return [c for c in self.claims if c["status"] in statuses]
@@ -102,7 +106,10 @@ async def _observe(cid: UUID) -> Seen:
             ContractProposal.id, ContractProposal.status, ContractProposal.base_version,
             ContractProposal.terms).where(ContractProposal.contract == cid).order_by(
             ContractProposal.id),
-        legs={k: dict(v) for k, v in legs.items()}, entries=entries)
+        legs={k: dict(v) for k, v in legs.items()}, entries=entries,
+        usage={r["line_code"]: (r["claims"], r["amount"]) for r in await ContractUsage.select(
+            ContractUsage.line_code, ContractUsage.claims, ContractUsage.amount).where(
+            ContractUsage.contract == cid)})
 
 
 def split(amount: int, shares: dict[UUID, int]) -> dict[UUID, int]:
@@ -147,7 +154,8 @@ def check(seen: Seen, shares_in_force: list[dict[UUID, int]]) -> None:
         assert accrual == moves(parts, accrued=1, payable=-1, budget=1, committed=-1), what
         seq = seen.entries[f"accrue:{c['id']}"][1]
         if payment is not None:
-            assert payment == moves(parts, payable=1, paid=-1), f"{what}: paid {payment}"
+            assert payment == moves(parts, payable=1, paid=-1), \
+                f"{what}: paid {payment}, not the parts it accrued"
             assert seen.entries[f"pay:{c['id']}"][1] > seq, f"{what}: paid before accrued"
             seq = seen.entries[f"pay:{c['id']}"][1]
             totals["paid"] += c["amount"]
@@ -160,7 +168,7 @@ def check(seen: Seen, shares_in_force: list[dict[UUID, int]]) -> None:
             assert c["status"] == "reversed" and clawback is not None, what
             owed = "receivable" if payment is not None else "payable"
             assert clawback == moves(parts, accrued=-1, **{owed: 1}, budget=-1, committed=1), \
-                f"{what}: clawed back {clawback}"
+                f"{what}: clawed back {clawback}, not the parts it accrued"
             assert seen.entries[f"clawback:{c['id']}"][1] > seq, what
             if payment is not None:
                 totals["receivable"] += c["amount"]
@@ -180,6 +188,12 @@ def check(seen: Seen, shares_in_force: list[dict[UUID, int]]) -> None:
     wanted = split(seen.terms.cap.amount, seen.shares())
     assert {o: a for o, a in by_org.items() if a} == wanted, \
         f"committed per commissioner {dict(by_org)}, not the shares of the cap {wanted}"
+    counted: dict[str, tuple[int, int]] = {}
+    for c in seen.claims_in(*COUNTED):
+        n, amount = counted.get(c["line_code"], (0, 0))
+        counted[c["line_code"]] = (n + 1, amount + c["amount"])
+    assert {k: v for k, v in seen.usage.items() if v != (0, 0)} == counted, \
+        f"the running totals {seen.usage} are not the counted claims' {counted}"
     per_participant: dict[UUID, int] = defaultdict(int)
     for c in seen.claims_in("approved", "paid"):
         per_participant[c["participant"]] += c["amount"]
@@ -209,11 +223,15 @@ def check(seen: Seen, shares_in_force: list[dict[UUID, int]]) -> None:
             assert p["base_version"] == seen.contract["version"], "a stale proposal is pending"
 
 
-async def check_journal() -> None:
-    """The whole journal, all contracts: balanced, and its chain verifies from raw rows."""
+async def check_journal(since: JournalState | None = None) -> JournalState:
+    """The journal of all contracts: its trial balance is zero, and its chain verifies from
+    raw rows, wholly or from `since`, the head a verification before has proved (taking
+    that head's balances on). Returns the head proved now."""
     assert all(v == 0 for v in (await trial_balance()).values()), await trial_balance()
-    report = await verify(engine_dsn())
-    assert report.ok, report.first_mismatch
+    report = await verify(engine_dsn(), since=since)
+    assert report.ok, report.first_mismatch or report.trial_balance
+    return JournalState(seq=report.head_seq, head_hash=report.head_hash,
+                        accounts=report.accounts)
 
 
 def paid_claims(seen: Seen) -> int:
