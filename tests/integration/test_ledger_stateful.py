@@ -105,7 +105,8 @@ async def test_the_books_hold_whatever_happens(db, request):
     assert EVENTS["contract with claims accepted"] == contracts
     assert EVENTS["contract with claims paid"] * 4 >= contracts, "too few contracts paid"
     if db.kind == "postgres":
-        raced = {e.split(":")[0] for e in EVENTS if e.startswith("race ")}
+        raced = {e.split(":")[0] for e in EVENTS
+                 if e.startswith("race ") and not e.endswith("none to be had")}
         assert len(raced) >= 4, f"too few kinds of simultaneous steps ran: {raced}"
 
 
