@@ -3,6 +3,7 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from contracts.tables import (
+    AdviceDecision,
     ApiKey,
     AppUser,
     Contract,
@@ -33,6 +34,7 @@ APP_CONFIG = AppConfig(
         ContractAcceptance,
         WebSession,
         LoginAttempt,
+        AdviceDecision,
     ],
     migration_dependencies=[],
     commands=[],

@@ -58,6 +58,11 @@ DecimalText = Annotated[str, msgspec.Meta(pattern=r"^-?\d{1,9}(\.\d{1,6})?$",
                                           description="a decimal number written as text")]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=2_000)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+ShareBp = Annotated[int, msgspec.Meta(ge=0, le=10_000,
+                                      description="a rate or share in basis points; 10000 = 100 %")]
+BaselineKind = Literal["historical", "comparison_group", "national_statistic"]
+LineKind = Literal["outcome", "cohort"]
+PartnerPayment = Literal["by_claimant", "by_split"]
 
 
 FIRST_DAY = dt.date(1900, 1, 1)
@@ -234,6 +239,8 @@ class MetricIn(Input, kw_only=True):
     verification_source: VerificationSource
     direction: Direction = "increase"
     duration_days: Days | None = None
+    # Groups similar metrics of different contracts for comparison, e.g. employment.entry.
+    category: Code | None = None
 
 
 class MetricOut(Output, kw_only=True):
@@ -248,6 +255,7 @@ class MetricOut(Output, kw_only=True):
     direction: str
     duration_days: int | None
     created_at: dt.datetime
+    category: str | None = None
 
 
 # Contracts ---------------------------------------------------------------------------------
@@ -268,7 +276,25 @@ class Window(Input, kw_only=True):
     end_day: Days
 
 
+class Baseline(Input, kw_only=True):
+    """The rate expected without the intervention, and where that figure comes from: a
+    comparison group (with its size `n`, so the difference gets Newcombe's interval), the
+    provider's or the municipality's own history, or a national statistic."""
+
+    free_text: ClassVar[tuple[str, ...]] = ("source",)
+
+    kind: BaselineKind
+    rate_bp: ShareBp
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    n: Count | None = None
+
+
 class RateCardLine(Input, kw_only=True):
+    """A payment rule. `kind` "outcome" pays each claimed outcome; "cohort" pays `price`
+    per participant of `cohort` when, at `evaluation_on`, the share of the cohort that
+    achieved `metric_code` reaches `cohort_threshold_bp` (it is evaluated, not claimed).
+    `target`, `baseline` and `horizon_days` are what effect is measured against."""
+
     code: Code
     metric_code: Code
     price: Money
@@ -279,6 +305,22 @@ class RateCardLine(Input, kw_only=True):
     max_count: Count | None = None
     max_amount: Money | None = None
     threshold: int | DecimalText | None = None
+    kind: LineKind = "outcome"
+    target: Count | None = None
+    baseline: Baseline | None = None
+    horizon_days: Days | None = None
+    cohort: Label | None = None
+    evaluation_on: dt.date | None = None
+    cohort_threshold_bp: BasisPoints | None = None
+
+
+class PartnerShare(Input, kw_only=True):
+    """A provider delivering the contract with the lead provider, enrolling and claiming
+    for its own participants. `split_bp` is its share of each payment when the contract
+    pays by the agreed split."""
+
+    organisation_id: UUID
+    split_bp: ShareBp | None = None
 
 
 class CommissionerShare(Input, kw_only=True):
@@ -298,6 +340,8 @@ class ContractTerms(Input, kw_only=True):
     auditor_ids: list[UUID] = []
     rate_card: list[RateCardLine] = []
     sampling_rate_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 1_000
+    partners: list[PartnerShare] = []
+    partner_payment: PartnerPayment = "by_claimant"
 
 
 def check_terms_dates(terms: ContractTerms) -> None:
@@ -465,6 +509,13 @@ class StoredWindow(Stored, kw_only=True):
     end_day: int
 
 
+class StoredBaseline(Stored, kw_only=True):
+    kind: str
+    rate_bp: int
+    source: str
+    n: int | None = None
+
+
 class StoredRateCardLine(Stored, kw_only=True):
     code: str
     metric_code: str
@@ -476,6 +527,18 @@ class StoredRateCardLine(Stored, kw_only=True):
     max_count: int | None = None
     max_amount: StoredMoney | None = None
     threshold: int | str | None = None
+    kind: str = "outcome"
+    target: int | None = None
+    baseline: StoredBaseline | None = None
+    horizon_days: int | None = None
+    cohort: str | None = None
+    evaluation_on: dt.date | None = None
+    cohort_threshold_bp: int | None = None
+
+
+class StoredPartnerShare(Stored, kw_only=True):
+    organisation_id: UUID
+    split_bp: int | None = None
 
 
 class StoredCommissionerShare(Stored, kw_only=True):
@@ -493,3 +556,5 @@ class StoredTerms(Stored, kw_only=True):
     auditor_ids: list[UUID] = []
     rate_card: list[StoredRateCardLine] = []
     sampling_rate_bp: int = 1_000
+    partners: list[StoredPartnerShare] = []
+    partner_payment: str = "by_claimant"

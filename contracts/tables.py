@@ -65,6 +65,7 @@ class Metric(Table):
     direction = Varchar(length=16)
     duration_days = Integer(null=True, default=None)
     created_at = Timestamptz()
+    category = Varchar(length=64, null=True, default=None)
 
 
 class Contract(Table):
@@ -170,3 +171,22 @@ class LoginAttempt(Table, tablename="login_attempt"):
     email = Varchar(length=254)
     address = Varchar(length=64, null=True, default=None)
     attempted_at = Timestamptz()
+
+
+class AdviceDecision(Table, tablename="advice_decision"):
+    """A commissioner's decision on allocation advice for one contract: `accepted` (with
+    the variation Virker drafted for the commissioner to review, `draft_terms`) or
+    `overridden` with a written justification. `advice` is the advice as it was shown:
+    band, evidence, method and uncertainty. Append-only (triggers)."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    subject = Varchar(length=64)
+    decision = Varchar(length=16)
+    band = Varchar(length=32)
+    advice = Text()
+    justification = Text()
+    draft_terms = Text(null=True, default=None)
+    organisation = ForeignKey(references=Organisation, null=False)
+    decided_by = Varchar(length=100)
+    decided_at = Timestamptz()

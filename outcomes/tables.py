@@ -8,6 +8,7 @@ each event of its history. `outcomes.lifecycle.move` alone changes it.
 from piccolo.columns import (
     UUID,
     BigInt,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -30,6 +31,8 @@ class Participant(Table):
     area = Varchar(length=64, null=True, default=None)
     cohort = Varchar(length=64, null=True, default=None)
     created_at = Timestamptz()
+    # The provider that enrolled the participant: the lead provider or one of its partners.
+    organisation = ForeignKey(references=Organisation, null=True, default=None)
 
 
 class IntakeBatch(Table, tablename="intake_batch"):
@@ -129,3 +132,25 @@ class PaymentRunLine(Table, tablename="payment_run_line"):
     run = ForeignKey(references=PaymentRun, null=False)
     claim = ForeignKey(references=Claim, null=False)
     amount = BigInt()
+
+
+class CohortEvaluation(Table, tablename="cohort_evaluation"):
+    """The evaluation of a cohort line at its evaluation date, with its evidence: how many
+    participants the cohort had (`n`), how many achieved the metric, the rate and the
+    threshold, and what it accrued. One per contract and line; append-only (triggers)."""
+
+    id = UUID(primary_key=True)
+    contract = ForeignKey(references=Contract, null=False)
+    line_code = Varchar(length=64)
+    cohort = Varchar(length=64)
+    evaluation_on = Date()
+    n = Integer()
+    achieved = Integer()
+    rate_bp = Integer()
+    threshold_bp = Integer()
+    reached = Boolean()
+    claims = Integer(default=0)
+    amount = BigInt(default=0)
+    currency = Varchar(length=3)
+    evaluated_at = Timestamptz()
+    evaluated_by = Varchar(length=100)

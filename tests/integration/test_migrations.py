@@ -15,6 +15,7 @@ EXPECTED = {
     "claim_event", "contract_usage", "payment_run", "payment_run_line",
     "account", "journal_entry", "posting", "checkpoint", "journal_note",
     "contract_proposal", "contract_acceptance", "web_session", "login_attempt",
+    "advice_decision", "cohort_evaluation",
 }
 
 

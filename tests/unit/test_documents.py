@@ -86,6 +86,8 @@ def _fields(struct) -> list[tuple]:
     (schemas.StoredWindow, schemas.Window),
     (schemas.StoredRateCardLine, schemas.RateCardLine),
     (schemas.StoredCommissionerShare, schemas.CommissionerShare),
+    (schemas.StoredBaseline, schemas.Baseline),
+    (schemas.StoredPartnerShare, schemas.PartnerShare),
     (schemas.StoredMoney, schemas.Money),
 ])
 def test_each_lenient_twin_has_its_input_structs_fields(stored, strict):
