@@ -26,6 +26,7 @@ from api.openapi import render_plugins
 from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
+from api.routes.effect import EffectController
 from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
 from api.routes.reports import ReportController
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
                         MetricController, ContractController, IntakeController,
-                        VerificationController, LedgerController, ReportController],
+                        VerificationController, LedgerController, ReportController,
+                        EffectController],
         guards=[auditors_read_only],
         security=[{"apiKey": []}],
     )

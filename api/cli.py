@@ -276,6 +276,34 @@ def remittance(run_id: Any, output: Path) -> None:
     click.echo(str(output), err=True)
 
 
+@main.command("evaluate-cohort")
+@click.argument("contract")
+@click.argument("line")
+@click.option("--as", "as_org", default=None,
+              help="the commissioner to act for (id or identifier; default: the contract's "
+                   "first commissioner)")
+def evaluate_cohort(contract: str, line: str, as_org: str | None) -> None:
+    """Evaluate cohort LINE of CONTRACT (id or reference) for a commissioner and pay the
+    cohort if it reached its threshold; prints the evaluation as JSON. Asking again prints
+    the evaluation made before and changes nothing."""
+    from contracts.identity import Principal
+    from outcomes.cohorts import evaluate
+
+    async def job() -> Any:
+        row, terms = await _contract_of(contract)
+        org = (await directory.find_organisation(as_org)).id if as_org else \
+            terms.commissioners[0].organisation_id
+        acting = Principal(organisation_id=org, role="commissioner", label="cli")
+        return await evaluate(acting, row["id"], line)
+
+    evaluation, made = run(job)
+    click.echo(msgspec.json.format(msgspec.json.encode(evaluation), indent=2).decode())
+    state = ("reached" if evaluation.reached else "not reached") + \
+        ("" if made else "; evaluated before, nothing changed")
+    click.echo(f"{evaluation.line_code}: {evaluation.achieved} of {evaluation.n} "
+               f"({evaluation.rate_bp / 100:.2f} %), {state}", err=True)
+
+
 @main.command("export-beancount")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="file to write (default: standard output)")

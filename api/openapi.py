@@ -103,7 +103,16 @@ REFUSALS: dict[str, tuple[int, ...]] = {
     "GET /api/v1/batches/{batch_id}": (),
     "POST /api/v1/contracts/{contract_id}/samples": (409,),  # nothing_to_sample
     "GET /api/v1/contracts/{contract_id}/samples": (),
+    "GET /api/v1/contracts/{contract_id}/effect": (),
+    "GET /api/v1/comparisons/{subject}": (),  # subject_not_found
+    "GET /api/v1/advice": (),  # commissioner_only, subject_not_found
+    "GET /api/v1/advice/{subject}/decisions": (),
+    "POST /api/v1/advice/{subject}/decisions": (422,),  # justification_required
+    "GET /api/v1/forecast": (422,),  # organisation_id needed (administrators)
     "POST /api/v1/contracts/{contract_id}/approvals": (409,),  # not_approvable, caps
+    # not_a_cohort_line, cohort_not_due, contract_not_active, after_claims_deadline, caps
+    "POST /api/v1/contracts/{contract_id}/cohorts/{line_code}/evaluation": (409,),
+    "GET /api/v1/contracts/{contract_id}/cohort-evaluations": (),
     "GET /api/v1/claims/{claim_id}": (),
     "POST /api/v1/claims/{claim_id}/verify": (409,),
     "POST /api/v1/claims/{claim_id}/dispute": (409,),

@@ -32,7 +32,10 @@ GROUPS: dict[str, dict[str, str]] = {
                               "exclusivity group",
         "participant_cap_reached": "the participant would pass the per-participant cap",
         "line_cap_reached": "the line's maximum count or amount would be passed",
-        "cap_reached": "the contract's cap would be passed (at intake or at approval)",
+        "cap_reached": "the contract's cap would be passed (at intake, at approval or by a "
+                       "cohort evaluation)",
+        "cohort_line_not_claimable": "a claim for a metric paid only by a cohort line, which "
+                                     "its evaluation pays, not claims",
         "client_ref_conflict": "the client_ref was used before for a different claim",
         "invalid_field": "a row or field does not decode: wrong type, impossible date, …",
         "unknown_field": "a JSON request body carries a field Virker does not take",
@@ -42,7 +45,8 @@ GROUPS: dict[str, dict[str, str]] = {
         "invalid_pseudonym": "a pseudonym that is not a single token (a name, an e-mail)",
         "enrolment_outside_period": "the enrolment date lies outside the enrolment period",
         "enrolment_conflict": "the participant is enrolled already, on another date",
-        "participant_conflict": "the participant is enrolled already, with other dimensions",
+        "participant_conflict": "the participant is enrolled already, with other dimensions "
+                                "or by another provider of the partnership",
     },
     "Batches": {
         "idempotency_key_required": "a claim batch without an Idempotency-Key header",
@@ -99,7 +103,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "currency_mismatch": "an amount in another currency than the contract's",
         "participant_cap_above_cap": "the per-participant cap exceeds the contract cap",
         "commissioner_required": "terms without a commissioner",
-        "duplicate_party": "a commissioner or auditor named twice",
+        "duplicate_party": "a commissioner, auditor or partner named twice",
         "shares_not_100": "the commissioners' shares do not sum to 100 %",
         "duplicate_line": "two rate card lines with one code",
         "price_zero": "a rate card line that pays nothing",
@@ -113,10 +117,27 @@ GROUPS: dict[str, dict[str, str]] = {
         "threshold_required": "a score line without its threshold",
         "threshold_not_positive": "a threshold of zero or less",
         "threshold_not_applicable": "a threshold on a line that is not a score",
+        "target_above_max_count": "a line that expects more to achieve than it pays for",
+        "baseline_n_required": "a comparison group's baseline without the group's size n",
+        "cohort_terms_missing": "a cohort line without its cohort, evaluation date or "
+                                "threshold",
+        "cohort_term_on_outcome_line": "a cohort, evaluation date or cohort threshold on an "
+                                       "outcome line",
+        "not_for_cohort_line": "a window, prerequisite, exclusivity group, threshold or "
+                               "more than one claim per participant on a cohort line",
+        "evaluation_outside_service": "a cohort evaluated outside the service period",
+        "evaluation_after_deadline": "a cohort evaluated after the claims deadline",
+        "cohort_metric_not_claimable": "a cohort line whose metric no outcome line takes "
+                                       "claims for",
+        "partner_conflict": "a partner that is also a commissioner or auditor",
+        "split_required": "a partner without its split when the contract pays by split",
+        "split_not_applicable": "a partner's split when the contract pays by claimant",
+        "splits_above_100": "partners' splits that sum to more than 100 %",
         "rate_card_empty": "activating a contract without a rate card",
         "cap_zero": "activating a contract with a cap of zero",
         "unknown_organisation": "a party that is not a registered organisation",
         "not_a_provider": "a provider that is not of a kind that delivers contracts",
+        "partner_is_lead": "the lead provider named among its own partners",
         "creator_not_commissioner": "a commissioner leaving itself off the terms",
         "reference_taken": "a contract reference already in use",
         "invalid_date": "a date outside the years Virker takes (1900–2200)",
@@ -136,6 +157,18 @@ GROUPS: dict[str, dict[str, str]] = {
         "proposal_closed": "the proposal is applied, withdrawn or superseded",
         "proposer_only": "a withdrawal by another organisation than the proposer",
         "proposal_not_found": "no such proposal, or not one the caller may see",
+    },
+    "Cohort evaluations": {
+        "line_not_found": "no rate card line with this code on the contract",
+        "not_a_cohort_line": "an evaluation asked of a line that is not a cohort line",
+        "cohort_not_due": "a cohort evaluated before its evaluation date",
+    },
+    "Effect and advice": {
+        "subject_not_found": "a comparison or advice asked for something that is neither a "
+                             "metric code nor a category of the metric library",
+        "advice_not_found": "a decision on advice for a contract the advice does not cover",
+        "justification_required": "an override of advice without a written justification",
+        "not_your_organisation": "a portfolio asked of another organisation than the caller's",
     },
     "Metric library": {
         "invalid_metric": "a metric that breaks the library's rules",

@@ -129,6 +129,7 @@ def check_terms(
     _check_commissioners(terms, add)
     if len(set(terms.auditor_ids)) != len(terms.auditor_ids):
         add("duplicate_party", "terms.auditor_ids", "an auditor is named twice")
+    _check_partners(terms, add)
 
     _check_rate_card(terms, metrics, add, money)
     if for_activation and not terms.rate_card:
@@ -151,9 +152,40 @@ def _check_commissioners(terms: ContractTerms, add) -> None:
             f"commissioners' shares sum to {total / 100:g} %, not 100 %")
 
 
+def _check_partners(terms: ContractTerms, add) -> None:
+    """Partners deliver with the lead provider: each named once, none also a commissioner
+    or auditor, and, when the contract pays by the agreed split, each with its split and
+    all of them together leaving the lead its share. Whether a partner exists, is a
+    provider and is not the lead is contracts.service's to check (it knows the lead)."""
+    seen: set = set()
+    others = {c.organisation_id for c in terms.commissioners} | set(terms.auditor_ids)
+    for i, partner in enumerate(terms.partners):
+        f = f"terms.partners[{i}]"
+        if partner.organisation_id in seen:
+            add("duplicate_party", f"{f}.organisation_id", "a partner is named twice")
+        seen.add(partner.organisation_id)
+        if partner.organisation_id in others:
+            add("partner_conflict", f"{f}.organisation_id",
+                "a commissioner or auditor of the contract cannot also deliver it")
+        if terms.partner_payment == "by_split" and partner.split_bp is None:
+            add("split_required", f"{f}.split_bp",
+                "the contract pays by the agreed split: give each partner its split_bp")
+        if terms.partner_payment == "by_claimant" and partner.split_bp is not None:
+            add("split_not_applicable", f"{f}.split_bp",
+                "the contract pays each provider for its own participants' claims: "
+                "set partner_payment to by_split to pay by a split")
+    if terms.partner_payment == "by_split":
+        total = sum(p.split_bp or 0 for p in terms.partners)
+        if total > 10_000:
+            add("splits_above_100", "terms.partners",
+                f"the partners' splits sum to {total / 100:g} %, more than 100 %")
+
+
 def _check_rate_card(terms, metrics, add, money) -> None:
     codes: set[str] = set()
-    metrics_on_card = {line.metric_code for line in terms.rate_card}
+    # What a prerequisite or a cohort counts is claims of a metric, and only outcome lines
+    # take claims.
+    metrics_on_card = {line.metric_code for line in terms.rate_card if line.kind == "outcome"}
     for i, line in enumerate(terms.rate_card):
         f = f"terms.rate_card[{i}]"
         if line.code in codes:
@@ -189,6 +221,24 @@ def _check_rate_card(terms, metrics, add, money) -> None:
                 add("prerequisite_not_on_rate_card", f"{f}.prerequisite_metric",
                     f"{line.prerequisite_metric} is not on this rate card")
 
+        if line.target is not None and line.max_count is not None \
+                and line.target > line.max_count:
+            add("target_above_max_count", f"{f}.target",
+                f"the line expects {line.target} to achieve but pays for at most "
+                f"{line.max_count}")
+        if line.baseline is not None and line.baseline.kind == "comparison_group" \
+                and line.baseline.n is None:
+            add("baseline_n_required", f"{f}.baseline.n",
+                "a comparison group's rate needs the group's size n")
+
+        if line.kind == "cohort":
+            _check_cohort_line(terms, line, f, metrics_on_card, add)
+            continue
+        for name in ("cohort", "evaluation_on", "cohort_threshold_bp"):
+            if getattr(line, name) is not None:
+                add("cohort_term_on_outcome_line", f"{f}.{name}",
+                    f"{name} is a term of cohort lines; this line pays per outcome")
+
         if metric is not None:
             if metric.kind == "score_change":
                 if line.threshold is None:
@@ -200,3 +250,41 @@ def _check_rate_card(terms, metrics, add, money) -> None:
             elif line.threshold is not None:
                 add("threshold_not_applicable", f"{f}.threshold",
                     f"{metric.code} is not a score metric and takes no threshold")
+
+
+# The terms a cohort line leaves to the outcome lines whose claims it counts.
+_NOT_FOR_COHORT = ("window", "prerequisite_metric", "exclusivity_group", "threshold")
+
+
+def _check_cohort_line(terms: ContractTerms, line, f: str, outcome_metrics: set[str],
+                       add) -> None:
+    """A cohort line pays each participant of its cohort once, when at `evaluation_on` the
+    share of the cohort with a counted claim of its metric reaches `cohort_threshold_bp`.
+    Its achievements are claims made on outcome lines, so the metric needs one; how such a
+    claim is judged (window, threshold, …) is that line's business, not the cohort's."""
+    for name in ("cohort", "evaluation_on", "cohort_threshold_bp"):
+        if getattr(line, name) is None:
+            add("cohort_terms_missing", f"{f}.{name}", f"a cohort line needs {name}")
+    if line.cohort is not None and len(line.cohort) > 64:
+        add("invalid_field", f"{f}.cohort",
+            "a cohort is named in at most 64 characters, as a participant's cohort is")
+    if line.evaluation_on is not None:
+        sp = terms.service_period
+        if not sp.start <= line.evaluation_on <= sp.end:
+            add("evaluation_outside_service", f"{f}.evaluation_on",
+                f"the cohort is evaluated within the service period ({sp.start} to {sp.end})")
+        if line.evaluation_on > terms.claims_deadline:
+            add("evaluation_after_deadline", f"{f}.evaluation_on",
+                f"the cohort is evaluated by the claims deadline ({terms.claims_deadline})")
+    for name in _NOT_FOR_COHORT:
+        if getattr(line, name) is not None:
+            add("not_for_cohort_line", f"{f}.{name}",
+                f"a cohort line takes no {name}: it counts claims its metric's outcome "
+                "lines accepted")
+    if line.max_claims_per_participant > 1:
+        add("not_for_cohort_line", f"{f}.max_claims_per_participant",
+            "a cohort line pays each participant of the cohort once")
+    if line.metric_code not in outcome_metrics:
+        add("cohort_metric_not_claimable", f"{f}.metric_code",
+            f"a cohort counts claims of {line.metric_code}, and no outcome line of the rate "
+            "card takes them")

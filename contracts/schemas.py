@@ -295,6 +295,8 @@ class RateCardLine(Input, kw_only=True):
     achieved `metric_code` reaches `cohort_threshold_bp` (it is evaluated, not claimed).
     `target`, `baseline` and `horizon_days` are what effect is measured against."""
 
+    free_text: ClassVar[tuple[str, ...]] = ("cohort",)
+
     code: Code
     metric_code: Code
     price: Money

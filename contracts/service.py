@@ -1,8 +1,17 @@
 """Outcome contracts: creation, visibility, variations and the lifecycle.
 
-Who sees a contract: its provider, its commissioners, the auditors assigned to it, and
-administrators (read only). Anyone else is told it does not exist (404). Among those who see
-it, only its commissioners change it; others get 403.
+Who sees a contract: its providers (the lead, `Contract.provider`, and the partners named in
+its terms), its commissioners, the auditors assigned to it, and administrators (read only).
+Anyone else is told it does not exist (404). Among those who see it, only its commissioners
+change it; others get 403.
+
+A partnership shares one contract, one rate card and one pseudonym space, not its people: a
+partner sees the contract, its terms and the partnership's aggregate figures, and only the
+participants it enrolled, their claims and its own batches. The lead answers for the contract
+and sees every participant, as commissioners, auditors and administrators do.
+`provider_scope` says which organisation's participants a caller may see; every query of
+participants, claims or batches applies it, and `row_of_contract` does for a single row given
+the column that names the row's owner.
 
 Terms are versions: version 1 is what the draft was created with, each variation adds the
 next version with its reason. Nothing agreed is ever overwritten. Activation and variation
@@ -19,6 +28,7 @@ exist for it, exactly as the contract does not.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 from uuid import UUID
@@ -95,26 +105,63 @@ async def require_commissioner(principal: Principal, contract_id: UUID) -> dict:
 
 
 async def row_of_contract(principal: Principal, table: type[Table], row_id: UUID, code: str,
-                          *, role: str | None = None, columns: Sequence[Column] = ()) -> dict:
+                          *, role: str | None = None, columns: Sequence[Column] = (),
+                          owner: Column | None = None) -> dict:
     """The row `row_id` of `table` (a table with a `contract` column), when the caller may
     see that contract and, given `role`, holds that role on it (403 otherwise). NotFound
     with `code` (e.g. `claim_not_found`) when there is no such row or the caller may not see
-    its contract. `columns` selects less than the whole row; the contract is always read."""
+    its contract. `columns` selects less than the whole row; the contract is always read.
+
+    `owner` is the column naming the provider a row belongs to (a batch's organisation, a
+    claim's participant's organisation): a partner of the contract finds only its own rows
+    (`provider_scope`), another's is not found either."""
     what = code.removesuffix("_not_found").replace("_", " ")
     contract = table._meta.get_column_by_name("contract")
     wanted = [*columns, *([] if any(c is contract for c in columns) else [contract])
               ] if columns else []
+    if owner is not None:
+        wanted = [*(wanted or table.all_columns()), owner.as_alias("_owner")]
     row = await table.select(*wanted).where(table._meta.primary_key == row_id).first()
     if row is None:
         raise NotFound(f"no such {what}", code=code)
     try:
         if role is None:
-            await relation(principal, row["contract"])
+            contract_row, _ = await relation(principal, row["contract"])
         else:
-            await require_role(principal, row["contract"], role)
+            contract_row = await require_role(principal, row["contract"], role)
+        if owner is not None:
+            scope = await provider_scope(principal, contract_row)
+            if scope is not None and (row.pop("_owner") or contract_row["provider"]) != scope:
+                raise NotFound(f"no such {what}", code=code)
+            row.pop("_owner", None)
     except NotFound:
         raise NotFound(f"no such {what}", code=code) from None
     return row
+
+
+async def provider_scope(principal: Principal, contract_row: dict) -> UUID | None:
+    """The organisation whose participants (and their claims, and the batches it sent) the
+    caller may see on the contract `contract_row`; None means all of them. The lead provider,
+    commissioners, auditors and administrators see all; a partner sees its own. Call it after
+    `relation` (or `require_role`) let the caller in: it decides what of the contract is
+    visible, not whether the contract is."""
+    if principal.is_admin or principal.role != "provider":
+        return None
+    if principal.organisation_id == contract_row["provider"]:
+        return None
+    return principal.organisation_id
+
+
+async def scope_of(principal: Principal, contract_id: UUID) -> tuple[dict, UUID | None]:
+    """`relation` and `provider_scope` in one: the contract row (NotFound when the caller
+    may not see it) and the organisation whose participants it may see (None: all)."""
+    row, _ = await relation(principal, contract_id)
+    return row, await provider_scope(principal, row)
+
+
+def partner_ids(terms: ContractTerms) -> list[UUID]:
+    """The partners of a contract's terms, in the order the terms name them."""
+    return [p.organisation_id for p in terms.partners]
 
 
 async def get_contract(principal: Principal, contract_id: UUID) -> ContractOut:
@@ -127,6 +174,18 @@ async def current_terms(contract_id: UUID, version: int) -> ContractTerms:
         (ContractVersion.contract == contract_id) & (ContractVersion.version == version)
     ).first()
     return decode_terms(text["terms"])
+
+
+async def terms_at(contract_id: UUID, at: dt.datetime) -> ContractTerms:
+    """The contract's terms as they stood at `at`: the last version recorded by then (the
+    first, for a moment before the contract was drafted)."""
+    row = await ContractVersion.select(ContractVersion.terms).where(
+        (ContractVersion.contract == contract_id) & (ContractVersion.recorded_at <= at)
+    ).order_by(ContractVersion.version, ascending=False).first()
+    if row is None:
+        row = await ContractVersion.select(ContractVersion.terms).where(
+            ContractVersion.contract == contract_id).order_by(ContractVersion.version).first()
+    return decode_terms(row["terms"])
 
 
 async def list_contracts(principal: Principal, *, status: str | None = None,
@@ -282,7 +341,7 @@ async def validate_terms(terms: ContractTerms, currency: str, *, provider_id: UU
     problems = check_terms(terms, currency, metrics, for_activation=for_activation)
     commissioner_ids = {c.organisation_id for c in terms.commissioners}
     known = await existing_organisations(
-        commissioner_ids | set(terms.auditor_ids) | {provider_id})
+        commissioner_ids | set(terms.auditor_ids) | {provider_id} | set(partner_ids(terms)))
     if provider_id not in known:
         problems.append(Problem(code="unknown_organisation", field="provider_id",
                                 message=f"organisation {provider_id} does not exist"))
@@ -298,14 +357,32 @@ async def validate_terms(terms: ContractTerms, currency: str, *, provider_id: UU
         if a not in known:
             problems.append(Problem(code="unknown_organisation", field=f"terms.auditor_ids[{i}]",
                                     message=f"organisation {a} does not exist"))
+    for i, p in enumerate(terms.partners):
+        field, org = f"terms.partners[{i}].organisation_id", p.organisation_id
+        if org == provider_id:
+            problems.append(Problem(code="partner_is_lead", field=field,
+                                    message="the lead provider delivers the contract already; "
+                                            "name only the other providers as partners"))
+        elif org not in known:
+            problems.append(Problem(code="unknown_organisation", field=field,
+                                    message=f"organisation {org} does not exist"))
+        elif known[org] not in PROVIDER_KINDS:
+            problems.append(Problem(code="not_a_provider", field=field,
+                                    message=f"a {known[org]} cannot deliver a contract"))
     if problems:
         raise Invalid("the contract terms are not valid", code="invalid_terms",
                       problems=problems)
 
 
 async def write_parties(contract_id: UUID, provider_id: UUID, terms: ContractTerms) -> None:
+    """Who may see the contract, from its terms: the lead and each partner as `provider`
+    (the lead is told apart by `Contract.provider`, see `provider_scope`), the commissioners
+    with their shares, the auditors. A variation deletes the rows and writes them again."""
     rows = [ContractParty(id=new_id(), contract=contract_id, organisation=provider_id,
                           role="provider")]
+    rows += [ContractParty(id=new_id(), contract=contract_id, organisation=org,
+                           role="provider") for org in dict.fromkeys(partner_ids(terms))
+             if org != provider_id]
     rows += [ContractParty(id=new_id(), contract=contract_id, organisation=c.organisation_id,
                            role="commissioner", share_bp=c.share_bp) for c in terms.commissioners]
     rows += [ContractParty(id=new_id(), contract=contract_id, organisation=a, role="auditor")

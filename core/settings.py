@@ -47,6 +47,8 @@ class Settings:
     # Seconds between automatic checkpoints of the journal (0: only after payment runs).
     checkpoint_interval: int = 3600
     environment: str = "production"
+    # Figures about fewer people than this are suppressed outside a contract's own parties.
+    small_cell_k: int = 5
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -54,6 +56,9 @@ class Settings:
                                 "production")
         if self.environment == "production":
             check_secret(self.secret_key)
+        if not 2 <= self.small_cell_k <= 100:
+            raise SettingsError(f"VIRKER_SMALL_CELL_K is {self.small_cell_k}; use 2 to 100 "
+                                "(5 is the Danish register-research rule)")
 
     @property
     def development(self) -> bool:
@@ -73,6 +78,7 @@ class Settings:
             secure_cookies=env.get("VIRKER_SECURE_COOKIES", "0") == "1",
             checkpoint_interval=int(env.get("VIRKER_CHECKPOINT_INTERVAL", "3600")),
             environment=environment,
+            small_cell_k=int(env.get("VIRKER_SMALL_CELL_K", "5")),
         )
 
 

@@ -9,6 +9,13 @@ Guarantees:
   ref with other content is rejected as `client_ref_conflict`.
 - Writes to one contract are serialised (row lock on PostgreSQL, IMMEDIATE on SQLite), and
   limits are checked inside that lock, so simultaneous batches cannot overshoot a cap.
+- In a partnership each provider enrols and claims for its own participants: a participant
+  belongs to the provider that enrolled it (`Participant.organisation`). A claim for a
+  participant of another provider is refused as `not_enrolled`, exactly as for a pseudonym
+  nobody enrolled. Pseudonyms stay unique per contract, across the partners: enrolling one
+  another provider enrolled is refused as `participant_conflict`, naming neither that
+  provider nor anything it recorded (that the pseudonym is taken is the price of one
+  pseudonym space per contract). The same holds for `client_ref`.
 """
 
 from __future__ import annotations
@@ -142,9 +149,24 @@ def _rejected(i: int, ref: str | None, problems: list[Problem],
 # Participants ------------------------------------------------------------------------------
 
 
+def _owner(sub: Submission, contract: dict) -> UUID:
+    """The provider a submission acts for: the caller's organisation (the lead's or a
+    partner's); anyone else who could submit stands in for the lead."""
+    if sub.principal.role == "provider":
+        return sub.principal.organisation_id
+    return contract["provider"]
+
+
+def _foreign(known: dict, owner: UUID, contract: dict) -> bool:
+    """Whether the participant row `known` was enrolled by another provider than `owner`
+    (a row from before partnerships, without an organisation, is the lead's)."""
+    return (known.get("organisation") or contract["provider"]) != owner
+
+
 async def _enrol(sub: Submission, contract: dict, rows: list[Row[ParticipantIn]],
                  batch_id: UUID, at: dt.datetime) -> Processed:
     terms = await contracts.current_terms(sub.contract_id, contract["version"])
+    owner = _owner(sub, contract)
     wanted = {p.pseudonym for _, p, _ in rows if p is not None}
     existing = {r["pseudonym"]: r for r in await Participant.select().where(
         (Participant.contract == sub.contract_id)
@@ -155,6 +177,9 @@ async def _enrol(sub: Submission, contract: dict, rows: list[Row[ParticipantIn]]
             results.append(_rejected(i, None, problems))
             continue
         known = existing.get(p.pseudonym)
+        if known is not None and _foreign(known, owner, contract):
+            results.append(_taken(i, p.pseudonym))
+            continue
         verdict, problems = check_enrolment(terms, _enrolment(p), known and _enrolment(known))
         if verdict == "rejected":
             # A refused pseudonym is not echoed back: it may be a personal identifier.
@@ -166,11 +191,24 @@ async def _enrol(sub: Submission, contract: dict, rows: list[Row[ParticipantIn]]
         else:
             row = dict(id=new_id(), contract=sub.contract_id, pseudonym=p.pseudonym,
                        enrolled_on=p.enrolled_on, age_band=p.age_band, area=p.area,
-                       cohort=p.cohort, created_at=at)
+                       cohort=p.cohort, created_at=at, organisation=owner)
             existing[p.pseudonym] = row
             new.append(row)
             results.append(RowResult(row=i, status="created", id=row["id"], ref=p.pseudonym))
     return results, Participant, new
+
+
+def _taken(i: int, pseudonym: str) -> RowResult:
+    """A pseudonym another provider of the partnership enrolled: refused without a word of
+    who, when or with what. Its own rules come first: a pseudonym that breaks them is not
+    echoed back."""
+    bad = pseudonym_problem(pseudonym)
+    if bad:
+        return _rejected(i, None, [Problem(code=bad[0], field="pseudonym", message=bad[1])])
+    return _rejected(i, pseudonym, [Problem(
+        code="participant_conflict", field="pseudonym",
+        message=f"{pseudonym} is enrolled on this contract already; the providers of a "
+                "partnership share one pseudonym space, so choose another")])
 
 
 def _enrolment(p: ParticipantIn | dict) -> Enrolment:
@@ -193,10 +231,17 @@ async def _claim(sub: Submission, contract: dict, rows: list[Row[ClaimIn]], batc
     pseudonyms = list({c.pseudonym for c in claims}) or [""]
     refs = list({c.client_ref for c in claims}) or [""]
 
+    # Only the caller's own participants: another provider's is not enrolled, for it.
+    owner = _owner(sub, contract)
+    mine = Participant.organisation == owner
+    if owner == contract["provider"]:
+        mine |= Participant.organisation.is_null()
+
     async with custom_plans():
         participants = {r["pseudonym"]: r for r in await Participant.select(
             Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
-            (Participant.contract == cid) & any_of(Participant.pseudonym, pseudonyms))}
+            (Participant.contract == cid) & any_of(Participant.pseudonym, pseudonyms)
+            & mine)}
         by_ref = {r["client_ref"]: r for r in await Claim.select(
             Claim.id, Claim.client_ref, Claim.participant, Claim.metric_code,
             Claim.achieved_on, Claim.value, Claim.evidence_ref, Claim.line_code,

@@ -8,16 +8,30 @@ claim's accrual with an entry that names it; if the claim was paid, the provider
 money back (receivable). Each is one door: under the contract's lock, it decides by
 `outcomes.rules`, moves claims through `outcomes.lifecycle.move` and posts, in one
 transaction.
+
+A contract delivered by a partnership is still one contract in the journal: its payable and
+its payments are the contract's, owed to the partnership and paid through the lead provider,
+who answers for the contract. What each provider of the partnership is owed of a run is
+said beside the books, as the run's `shares` (`provider_shares`): "by_claimant", the run's
+claims of the participants each provider enrolled; "by_split", each partner's `split_bp` of
+the run's total, rounded down to the minor unit, and the lead the rest, so the shares sum
+to the total exactly. The shares follow the terms as they stood when the run was paid (the
+current terms until then), so a paid run's shares never change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
+
+from piccolo.query.functions.aggregate import Sum
 
 from contracts import service as contracts
 from contracts.errors import Conflict, Invalid
 from contracts.identity import Principal
 from contracts.money import Money
+from contracts.schemas import ContractTerms
+from contracts.tables import Contract
 from core.clock import now
 from core.database import bulk_insert, write_transaction
 from core.ids import new_id
@@ -26,17 +40,73 @@ from ledger.balances import accrual_parts
 from ledger.posting import post
 from outcomes import lifecycle
 from outcomes.rules import already_done, clawback_refusal
-from outcomes.schemas import PaymentRunIn, PaymentRunOut
+from outcomes.schemas import PaymentRunIn, PaymentRunOut, ProviderShareOut
 from outcomes.tables import Claim, PaymentRun, PaymentRunLine
 
+BP = 10_000
 
-def _out(r: dict) -> PaymentRunOut:
+
+def provider_shares(total: int, lead: UUID, terms: ContractTerms,
+                    claimed: Mapping[UUID, int]) -> list[tuple[UUID, str, int]]:
+    """(organisation, "lead" | "partner", amount) for each provider of the partnership, the
+    lead first, then the partners as the terms name them, then any provider the terms no
+    longer name that `claimed` still owes money to (a partner removed by a variation).
+    Pure; the amounts are integer minor units and sum to `total` exactly.
+
+    `claimed` is the amount of the run's claims per provider that enrolled the participant
+    (used by "by_claimant"); "by_split" gives each partner its `split_bp` of `total`,
+    rounded down, and the lead the remainder."""
+    partners = [org for org in dict.fromkeys(p.organisation_id for p in terms.partners)
+                if org != lead]
+    if terms.partner_payment == "by_split":
+        split = {p.organisation_id: p.split_bp or 0 for p in terms.partners}
+        parts = [(org, "partner", total * split[org] // BP) for org in partners]
+        return [(lead, "lead", total - sum(a for _, _, a in parts)), *parts]
+    named = {lead, *partners}
+    former = sorted((org for org in claimed if org not in named), key=str)
+    return [(lead, "lead", claimed.get(lead, 0)),
+            *((org, "partner", claimed.get(org, 0)) for org in [*partners, *former])]
+
+
+async def run_shares(run: dict, lead: UUID) -> list[ProviderShareOut]:
+    """The `provider_shares` of the payment run `run` (its row) of a contract led by
+    `lead`, under the terms as they stood when it was paid (the current ones until then)."""
+    if run["paid_at"] is not None:
+        terms = await contracts.terms_at(run["contract"], run["paid_at"])
+    else:
+        version = await Contract.select(Contract.version).where(
+            Contract.id == run["contract"]).first()
+        terms = await contracts.current_terms(run["contract"], version["version"])
+    claimed: dict[UUID, int] = {}
+    if terms.partner_payment == "by_claimant":
+        owner = PaymentRunLine.claim.participant.organisation
+        for r in await PaymentRunLine.select(owner.as_alias("owner"),
+                                             Sum(PaymentRunLine.amount, alias="amount")
+                                             ).where(PaymentRunLine.run == run["id"]
+                                                     ).group_by(owner):
+            # Before partnerships a participant had no organisation: it is the lead's.
+            org = r["owner"] or lead
+            # PostgreSQL sums a bigint as numeric: back to an exact int.
+            claimed[org] = claimed.get(org, 0) + int(r["amount"] or 0)
+    return [ProviderShareOut(organisation_id=org, role=role,
+                             amount=Money(amount=amount, currency=run["currency"]))
+            for org, role, amount in provider_shares(run["total"], lead, terms, claimed)]
+
+
+async def _full(r: dict, lead: UUID | None = None) -> PaymentRunOut:
+    if lead is None:
+        lead = (await Contract.select(Contract.provider).where(
+            Contract.id == r["contract"]).first())["provider"]
+    return _out(r, await run_shares(r, lead))
+
+
+def _out(r: dict, shares: list[ProviderShareOut] | None = None) -> PaymentRunOut:
     return PaymentRunOut(
         id=r["id"], contract_id=r["contract"], status=r["status"],
         period_from=r["period_from"], period_to=r["period_to"], claims=r["claims"],
         total=Money(amount=r["total"], currency=r["currency"]), created_at=r["created_at"],
         created_by=r["created_by"], approved_at=r["approved_at"], approved_by=r["approved_by"],
-        paid_at=r["paid_at"], paid_by=r["paid_by"])
+        paid_at=r["paid_at"], paid_by=r["paid_by"], shares=shares or [])
 
 
 async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn,
@@ -54,7 +124,7 @@ async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn
                 if earlier["body_hash"] != body_hash:
                     raise Conflict("this Idempotency-Key was used for a different request",
                                    code="idempotency_key_reused")
-                return _out(earlier), True
+                return await _full(earlier, contract["provider"]), True
         in_runs = PaymentRunLine.select(PaymentRunLine.claim)
         claims = await Claim.select(Claim.id, Claim.amount).where(
             (Claim.contract == contract_id) & (Claim.status == "approved")
@@ -72,25 +142,34 @@ async def create_run(principal: Principal, contract_id: UUID, data: PaymentRunIn
         await PaymentRun.insert(PaymentRun(**row))
         await bulk_insert(PaymentRunLine, [dict(id=new_id(), run=run_id, claim=c["id"],
                                                 amount=c["amount"]) for c in claims])
-    return _out(row), False
+        out = await _full(row, contract["provider"])
+    return out, False
 
 
 async def get_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
-    return _out(await contracts.row_of_contract(principal, PaymentRun, run_id,
-                                                "payment_run_not_found"))
+    """A payment run with its shares, for any party of its contract: the partnership's
+    figures are every partner's to see."""
+    return await _full(await contracts.row_of_contract(principal, PaymentRun, run_id,
+                                                       "payment_run_not_found"))
 
 
 async def list_runs(principal: Principal, contract_id: UUID) -> list[PaymentRunOut]:
-    await contracts.relation(principal, contract_id)
+    row, _ = await contracts.relation(principal, contract_id)
     rows = await PaymentRun.select().where(PaymentRun.contract == contract_id).order_by(
         PaymentRun.created_at)
-    return [_out(r) for r in rows]
+    return [await _full(r, row["provider"]) for r in rows]
 
 
 async def run_claims(principal: Principal, run_id: UUID) -> list[UUID]:
-    await get_run(principal, run_id)
+    """The claims a run pays; a partner's own only (`contracts.service.provider_scope`)."""
+    run = await contracts.row_of_contract(principal, PaymentRun, run_id,
+                                          "payment_run_not_found")
+    _, scope = await contracts.scope_of(principal, run["contract"])
+    where = PaymentRunLine.run == run_id
+    if scope is not None:  # a partner, whose participants all carry its organisation
+        where &= PaymentRunLine.claim.participant.organisation == scope
     return [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
-        PaymentRunLine.run == run_id).order_by(PaymentRunLine.claim)]
+        where).order_by(PaymentRunLine.claim)]
 
 
 async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
@@ -120,7 +199,7 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
         await contracts.locked(principal, run["contract"], "commissioner")
         current = await PaymentRun.select().where(PaymentRun.id == run_id).first()
         if current["status"] == "paid":
-            return _out(current)
+            return await _full(current)
         if current["status"] != "approved":
             raise Conflict("approve the payment run before paying it", code="run_not_approved")
         at = now()

@@ -3,6 +3,10 @@
 Lists page by id (UUIDv7, so in the order things were created) and, asked to, count what
 matches in all. A row of a contract the caller may not see is not found, as the contract is
 not (`contracts.service.row_of_contract`).
+
+In a partnership a partner sees only its own participants, their claims and the batches it
+sent (`contracts.service.provider_scope`); another partner's row is not found, and is
+neither listed nor counted. The lead, commissioners, auditors and administrators see all.
 """
 
 from __future__ import annotations
@@ -37,6 +41,32 @@ def decode_report(text: str) -> BatchReport:
     """A stored validation report, read leniently."""
     return msgspec.convert(_stored_report.decode(text), BatchReport, from_attributes=True)
 
+
+def participants_of(contract_row: dict, scope: UUID | None):
+    """The condition on `Participant` for the participants of `contract_row` visible in
+    `scope` (None: all). A participant without an organisation, enrolled before
+    partnerships, is the lead's."""
+    where = Participant.contract == contract_row["id"]
+    if scope is None:
+        return where
+    if scope == contract_row["provider"]:
+        return where & ((Participant.organisation == scope)
+                        | Participant.organisation.is_null())
+    return where & (Participant.organisation == scope)
+
+
+def claims_of(contract_row: dict, scope: UUID | None):
+    """The condition on `Claim` for the claims of `contract_row` whose participants are
+    visible in `scope` (None: all)."""
+    where = Claim.contract == contract_row["id"]
+    if scope is None:
+        return where
+    owner = Claim.participant.organisation
+    if scope == contract_row["provider"]:
+        return where & ((owner == scope) | owner.is_null())
+    return where & (owner == scope)
+
+
 CLAIM_COLUMNS = (
     Claim.id, Claim.contract, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
     Claim.line_code, Claim.metric_code, Claim.achieved_on, Claim.value, Claim.evidence_ref,
@@ -55,8 +85,8 @@ class ClaimFilter(msgspec.Struct, frozen=True, kw_only=True):
 async def list_claims(principal: Principal, contract_id: UUID, f: ClaimFilter,
                       cursor: UUID | None = None, limit: int = 100, count: bool = False
                       ) -> CountedPage[ClaimOut]:
-    await contracts.relation(principal, contract_id)
-    where = Claim.contract == contract_id
+    contract, scope = await contracts.scope_of(principal, contract_id)
+    where = claims_of(contract, scope)
     if f.status:
         where &= Claim.status == f.status
     if f.metric:
@@ -84,7 +114,8 @@ def _page(items: list, limit: int, total: int | None) -> CountedPage:
 
 async def get_claim(principal: Principal, claim_id: UUID) -> ClaimDetail:
     row = await contracts.row_of_contract(principal, Claim, claim_id, "claim_not_found",
-                                          columns=CLAIM_COLUMNS)
+                                          columns=CLAIM_COLUMNS,
+                                          owner=Claim.participant.organisation)
     events = await ClaimEvent.select().where(ClaimEvent.claim == claim_id).order_by(
         ClaimEvent.recorded_at)
     history = [ClaimEventOut(from_status=None, to_status="accepted",
@@ -110,8 +141,8 @@ def claim_out(r: dict) -> ClaimOut:
 async def list_participants(principal: Principal, contract_id: UUID,
                             cursor: UUID | None = None, limit: int = 100, count: bool = False
                             ) -> CountedPage[ParticipantOut]:
-    await contracts.relation(principal, contract_id)
-    where = Participant.contract == contract_id
+    contract, scope = await contracts.scope_of(principal, contract_id)
+    where = participants_of(contract, scope)
     total = await Participant.count().where(where) if count else None
     if cursor:
         where &= Participant.id > cursor
@@ -146,9 +177,12 @@ async def list_batches(principal: Principal, contract_id: UUID, *,
                        status: BatchStatus | None = None, kind: str | None = None,
                        cursor: UUID | None = None, limit: int = 100, count: bool = False
                        ) -> CountedPage[BatchOut]:
-    """The contract's intake batches, oldest first, for any of its parties."""
-    await contracts.relation(principal, contract_id)
+    """The contract's intake batches, oldest first, for any of its parties (a partner: the
+    batches it sent)."""
+    _, scope = await contracts.scope_of(principal, contract_id)
     where = IntakeBatch.contract == contract_id
+    if scope is not None:
+        where &= IntakeBatch.organisation == scope
     if kind:
         where &= IntakeBatch.kind == kind
     if status == "accepted":
@@ -168,15 +202,18 @@ async def list_batches(principal: Principal, contract_id: UUID, *,
 async def get_batch_detail(principal: Principal, batch_id: UUID) -> BatchDetail:
     """One batch with the validation report it got, for any of its contract's parties."""
     row = await contracts.row_of_contract(principal, IntakeBatch, batch_id, "batch_not_found",
-                                          columns=(*BATCH_COLUMNS, IntakeBatch.report))
+                                          columns=(*BATCH_COLUMNS, IntakeBatch.report),
+                                          owner=IntakeBatch.organisation)
     out = batch_out(row)
     return BatchDetail(**msgspec.structs.asdict(out), report=decode_report(row["report"]))
 
 
 async def get_batch(principal: Principal, contract_id: UUID, batch_id: UUID) -> BatchReport:
-    await contracts.relation(principal, contract_id)
-    row = await IntakeBatch.select(IntakeBatch.report).where(
-        (IntakeBatch.id == batch_id) & (IntakeBatch.contract == contract_id)).first()
+    _, scope = await contracts.scope_of(principal, contract_id)
+    where = (IntakeBatch.id == batch_id) & (IntakeBatch.contract == contract_id)
+    if scope is not None:
+        where &= IntakeBatch.organisation == scope
+    row = await IntakeBatch.select(IntakeBatch.report).where(where).first()
     if row is None:
         raise NotFound("no such batch", code="batch_not_found")
     return decode_report(row["report"])

@@ -6,9 +6,15 @@ card line and amount to accept, or every reason (stable codes) why not. `check_e
 does the same for a participant. `CLAIM_TRANSITIONS` is the claim lifecycle, as
 `contracts.rules.TRANSITIONS` is the contract's; `approval_refusal` and `clawback_refusal`
 say why a claim may not take a step, and `cap_problems` is the one check of the contract,
-line and participant caps that intake and approval share. The services call these and
-nothing else decides. docs/payment-rules.md has an example of each reason
+line and participant caps that intake, approval and cohort evaluation share.
+`evaluation_refusal` and `cohort_rate_bp` decide a cohort line's evaluation. The services
+call these and nothing else decides. docs/payment-rules.md has an example of each reason
 (`contracts.reasons` lists them all).
+
+A cohort line is paid by its evaluation, never by a claim: claims of its metric are made on
+an outcome line of the same metric, and count as the cohort's achievements. The claims an
+evaluation creates on the cohort line are payments, not achievements: they count against
+the caps, but never as a prerequisite, a duplicate or another cohort's achievement.
 
 Claims count against limits while they are accepted, sampled, verified, approved or paid;
 rejected, disputed and reversed claims do not.
@@ -152,6 +158,8 @@ CLAIM_CAP_FIELDS = {"participant_cap_reached": "pseudonym", "line_cap_reached": 
                     "cap_reached": "metric_code"}
 LIST_CAP_FIELDS = {"participant_cap_reached": "claim_ids", "line_cap_reached": "claim_ids",
                    "cap_reached": "claim_ids"}
+COHORT_CAP_FIELDS = {"participant_cap_reached": "cohort", "line_cap_reached": "line_code",
+                     "cap_reached": "line_code"}
 
 
 def cap_problems(terms: ContractTerms, totals: Totals, participants: Mapping[Hashable, int],
@@ -232,6 +240,12 @@ def check_claim(
     if not lines:
         return _reject("not_on_rate_card", "metric_code",
                        f"{claim.metric_code} is not on this contract's rate card")
+    cohort_lines = {line.code for line in terms.rate_card if line.kind == "cohort"}
+    lines = [line for line in lines if line.code not in cohort_lines]
+    if not lines:
+        return _reject("cohort_line_not_claimable", "metric_code",
+                       f"{claim.metric_code} is paid by a cohort line, which is paid by its "
+                       "evaluation, not by claims")
     if today > terms.claims_deadline:
         return _reject("after_claims_deadline", "achieved_on",
                        f"claims closed on {terms.claims_deadline.isoformat()}")
@@ -247,7 +261,7 @@ def check_claim(
     first: Decision | None = None
     for line in lines:
         decision = _check_line(terms, metrics[line.metric_code], line, claim, enrolled_on,
-                               history, totals)
+                               history, totals, cohort_lines)
         if decision.accepted:
             return decision
         first = first or decision
@@ -256,8 +270,11 @@ def check_claim(
 
 
 def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, claim: Claimed,
-                enrolled_on: dt.date, history: list[PastClaim], totals: Totals) -> Decision:
+                enrolled_on: dt.date, history: list[PastClaim], totals: Totals,
+                cohort_lines: set[str]) -> Decision:
     errors: list[Problem] = []
+    # What the participant achieved; a cohort's payment is money, not an achievement.
+    achieved = [h for h in history if h.line_code not in cohort_lines]
 
     def fail(code: str, field: str, message: str) -> None:
         errors.append(Problem(code=code, field=field, message=message))
@@ -279,7 +296,7 @@ def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, cla
     # When: from enrolment, or from the prerequisite outcome.
     prerequisite_on: dt.date | None = None
     if line.prerequisite_metric is not None:
-        before = [h.achieved_on for h in history
+        before = [h.achieved_on for h in achieved
                   if h.metric_code == line.prerequisite_metric
                   and h.achieved_on <= claim.achieved_on]
         if before:
@@ -309,7 +326,7 @@ def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, cla
     # Once only, and not together with its alternatives.
     same_line = [h for h in history if h.line_code == line.code]
     if any(h.metric_code == claim.metric_code and h.achieved_on == claim.achieved_on
-           for h in history):
+           for h in achieved):
         fail("duplicate", "metric_code",
              f"{claim.metric_code} on {claim.achieved_on.isoformat()} is already claimed")
     elif len(same_line) >= line.max_claims_per_participant:
@@ -335,6 +352,42 @@ def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, cla
 def _reject(code: str, field: str, message: str) -> Decision:
     return Decision(line=None, amount=0, errors=[Problem(code=code, field=field,
                                                          message=message)])
+
+
+# Cohort lines ------------------------------------------------------------------------------
+
+
+def evaluation_refusal(line: RateCardLine | None, line_code: str, status: str,
+                       today: dt.date, claims_deadline: dt.date
+                       ) -> tuple[str, str] | None:
+    """(code, message) when the cohort line `line` (None: not on the rate card) may not be
+    evaluated today on a contract that is `status`. A cohort is evaluated once, on or after
+    its evaluation date and by the claims deadline, while the contract is active: a
+    suspension holds the cohort's payment as it holds new claims, until the contract
+    resumes."""
+    if line is None:
+        return ("line_not_found", f"the rate card has no line {line_code}")
+    if line.kind != "cohort":
+        return ("not_a_cohort_line",
+                f"line {line_code} pays per outcome claimed; only a cohort line is evaluated")
+    if status != "active":
+        return ("contract_not_active",
+                f"the contract is {status}; a cohort is evaluated while it is active")
+    assert line.evaluation_on is not None
+    if today < line.evaluation_on:
+        return ("cohort_not_due",
+                f"cohort {line.cohort} is evaluated on or after {line.evaluation_on}")
+    if today > claims_deadline:
+        return ("after_claims_deadline",
+                f"claims closed on {claims_deadline.isoformat()}; the cohort can no longer "
+                "be paid")
+    return None
+
+
+def cohort_rate_bp(n: int, achieved: int) -> int:
+    """The share of a cohort of `n` that achieved, in basis points, rounded down: a rate
+    just short of the threshold never rounds up to it. An empty cohort has a rate of 0."""
+    return achieved * 10_000 // n if n else 0
 
 
 # Enrolment ---------------------------------------------------------------------------------

@@ -151,6 +151,16 @@ class PaymentRunIn(Input, kw_only=True):
     period_to: dt.date
 
 
+class ProviderShareOut(Output, kw_only=True):
+    """What one provider of the partnership is owed of a payment run: by the agreed split
+    (`partner_payment` "by_split") or for the claims of the participants it enrolled
+    ("by_claimant"). The shares of a run sum to its total exactly."""
+
+    organisation_id: UUID
+    role: Literal["lead", "partner"]
+    amount: Money
+
+
 class PaymentRunOut(Output, kw_only=True):
     id: UUID
     contract_id: UUID
@@ -165,6 +175,8 @@ class PaymentRunOut(Output, kw_only=True):
     approved_by: str | None = None
     paid_at: dt.datetime | None = None
     paid_by: str | None = None
+    # Per provider: the lead alone, or the lead and its partners (outcomes.payments).
+    shares: list[ProviderShareOut] = []
 
 
 # Intake batches ----------------------------------------------------------------------------

@@ -117,17 +117,27 @@ async def approve(principal: Principal, contract_id: UUID, claim_ids: list[UUID]
         if problems:
             raise Conflict("some claims cannot be approved; none were",
                            code="not_approvable", problems=problems)
-        await _check_caps(contract_id, contract["currency"], terms, fresh)
-        at = now()
-        await lifecycle.move(contract_id, fresh, "approve", reason or "approved for payment",
-                             principal, at)
-        commissioners = [(c.organisation_id, c.share_bp) for c in terms.commissioners]
-        await post([entries.accrual(contract_id, contract["currency"],
-                                    entries.shares(r["amount"], commissioners), r["id"],
-                                    at.date()) for r in fresh])
-    total = sum(r["amount"] for r in fresh)
+        total = await accrue(principal, contract, terms, fresh,
+                             reason or "approved for payment")
     return ApprovalOut(approved=wanted, accrued=Money(amount=total,
                                                       currency=contract["currency"]))
+
+
+async def accrue(principal: Principal, contract: dict, terms, fresh: list[dict],
+                 reason: str) -> int:
+    """Approve `fresh` (claims not yet approved, each with id, status, line_code,
+    participant and amount, read under the contract's lock) and accrue each in the journal,
+    once the caps hold for what is accrued; returns the amount accrued. Inside the
+    caller's write_transaction(), under the contract's `locked` row. The step of two
+    doors: `approve`, and `outcomes.cohorts.evaluate` for the claims a cohort earns."""
+    await _check_caps(contract["id"], contract["currency"], terms, fresh)
+    at = now()
+    await lifecycle.move(contract["id"], fresh, "approve", reason, principal, at)
+    commissioners = [(c.organisation_id, c.share_bp) for c in terms.commissioners]
+    await post([entries.accrual(contract["id"], contract["currency"],
+                                entries.shares(r["amount"], commissioners), r["id"],
+                                at.date()) for r in fresh])
+    return sum(r["amount"] for r in fresh)
 
 
 async def _check_caps(contract_id: UUID, currency: str, terms, fresh: list[dict]) -> None:

@@ -159,3 +159,22 @@ async def active_contract(w: World, **over: Any) -> UUID:
     await commitments.activate(principal(w.ids["commissioner"], "commissioner"), contract.id,
                                "signed")
     return contract.id
+
+
+PARTNERS = (("partner_a", "social_enterprise"), ("partner_b", "municipal_unit"))
+
+
+async def partnership(w: World, partner_payment: str = "by_claimant",
+                      splits: tuple[int, int] | None = None, **over: Any) -> UUID:
+    """A new active contract led by the world's provider and delivered with two partners,
+    `partner_a` and `partner_b` (added to the world with their API keys), paid
+    `partner_payment`, each partner's split given by `splits` (basis points)."""
+    for name, kind in PARTNERS:
+        if name not in w.ids:
+            w.ids[name] = await org(kind, f"{name.replace('_', ' ').title()} {next(_n)}")
+            w.keys[name] = await key(w.ids[name])
+    partners = [{"organisation_id": str(w.ids[name]),
+                 **({"split_bp": splits[i]} if splits else {})}
+                for i, (name, _) in enumerate(PARTNERS)]
+    return await active_contract(w, partners=partners, partner_payment=partner_payment,
+                                 **over)

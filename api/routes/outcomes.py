@@ -1,4 +1,5 @@
-"""Providers' intake of participants and claims; the commissioner's verification and approval.
+"""Providers' intake of participants and claims; the commissioner's verification and approval,
+and the evaluation of cohort lines.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.auth import idempotency_key, principal_of
 from api.routes.contracts import parse_cursor
 from contracts.errors import Malformed
 from contracts.schemas import CountedPage
-from outcomes import intake, queries, verification
+from outcomes import cohorts, intake, queries, verification
 from outcomes.parsing import parse_rows
 from outcomes.schemas import (
     MAX_ROWS,
@@ -158,3 +160,28 @@ class VerificationController(Controller):
                       data: JSONBody[DecisionIn]) -> ClaimDetail:
         await verification.decide(principal_of(request), claim_id, "dispute", data.reason)
         return await queries.get_claim(principal_of(request), claim_id)
+
+    @post("/contracts/{contract_id:uuid}/cohorts/{line_code:str}/evaluation",
+          tags=["cohorts"], summary="Evaluate a cohort line and pay it if it reached its "
+                                    "threshold (commissioners)",
+          description="Counts the cohort's participants enrolled by the line's evaluation "
+                      "date and those with a counted claim of its metric achieved by then. "
+                      "When the rate reaches the threshold, one claim of the line's price "
+                      "per participant is approved and accrued. A line is evaluated once: "
+                      "201 when evaluated now, 200 with the same evaluation when asked "
+                      "again (no Idempotency-Key is needed: the line is the key).",
+          response_description="The evaluation, made now",
+          responses={200: ResponseSpec(data_container=cohorts.CohortEvaluationOut,
+                                       description="The evaluation made earlier")})
+    async def evaluate_cohort(self, request: Request, contract_id: FromPath[UUID],
+                              line_code: FromPath[str]
+                              ) -> Response[cohorts.CohortEvaluationOut]:
+        evaluation, made = await cohorts.evaluate(principal_of(request), contract_id,
+                                                  line_code)
+        return Response(evaluation, status_code=201 if made else 200)
+
+    @get("/contracts/{contract_id:uuid}/cohort-evaluations", tags=["cohorts"],
+         summary="The contract's cohort evaluations and their evidence")
+    async def cohort_evaluations(self, request: Request, contract_id: FromPath[UUID]
+                                 ) -> list[cohorts.CohortEvaluationOut]:
+        return await cohorts.list_evaluations(principal_of(request), contract_id)

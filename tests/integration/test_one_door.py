@@ -37,7 +37,7 @@ STATUS_WRITERS = {
 INSERTERS = {
     "ClaimEvent": {"outcomes/lifecycle.py"},
     "ContractEvent": {"contracts/service.py"},
-    "Claim": {"outcomes/intake.py"},
+    "Claim": {"outcomes/intake.py", "outcomes/cohorts.py"},
     "Participant": {"outcomes/intake.py"},
     "ContractVersion": {"contracts/service.py", "contracts/consent.py"},
 }

@@ -302,3 +302,79 @@ def test_enrolment_rules():
     assert [p.code for p in problems] == ["enrolment_outside_period"]
     verdict, problems = check_enrolment(terms, Enrolment("0101901234", D(2024, 2, 1)), None)
     assert [p.code for p in problems] == ["personal_identifier"]
+
+
+# Cohort lines: the Danish stress-treatment SIB, paid only if 85 % completed treatment ------
+
+COHORT = line("cohort-85", "housing_entry", 6_000, kind="cohort", cohort="2024-spring",
+              evaluation_on="2024-12-31", cohort_threshold_bp=8500)
+
+
+def cohort_contract(*others: dict) -> ContractTerms:
+    return contract(rate_card=[COHORT, *others])
+
+
+def test_a_cohort_line_is_paid_by_its_evaluation_not_by_claims():
+    decision = check("housing_entry", D(2024, 3, 1), terms=cohort_contract())
+    assert codes(decision) == ["cohort_line_not_claimable"]
+    assert decision.errors[0].field == "metric_code"
+    assert "paid by its evaluation" in decision.errors[0].message
+
+
+def test_the_cohorts_metric_is_claimed_on_an_outcome_line_of_the_same_metric():
+    terms = cohort_contract(line("entry", "housing_entry", 15_000,
+                                 window={"start_day": 0, "end_day": 365}))
+    decision = check("housing_entry", D(2024, 3, 1), terms=terms)
+    assert decision.accepted and decision.line.code == "entry"
+    assert decision.amount == 1_500_000
+    # …and refused by that line's own rules, not as a cohort claim.
+    assert codes(check("housing_entry", D(2025, 3, 1), terms=terms)) == ["outside_window"]
+
+
+def test_a_cohort_payment_is_money_not_an_achievement():
+    """The claim an evaluation creates carries the cohort's metric, dated the evaluation
+    date: it counts against the caps, but satisfies no prerequisite and makes no
+    duplicate."""
+    terms = cohort_contract(
+        line("entry", "housing_entry", 15_000, window={"start_day": 0, "end_day": 400}),
+        line("sustained-3m", "housing_sustained_3m", 20_000,
+             prerequisite_metric="housing_entry",
+             window={"anchor": "prerequisite", "start_day": 91, "end_day": 151}))
+    paid = PastClaim("cohort-85", "housing_entry", D(2024, 12, 31), 600_000)
+    assert codes(check("housing_sustained_3m", D(2025, 4, 5), terms=terms, history=[paid])) \
+        == ["prerequisite_missing"]
+    assert check("housing_entry", D(2024, 12, 31), terms=terms, history=[paid]).accepted
+    capped = contract(rate_card=[COHORT, line("entry", "housing_entry", 15_000)],
+                      per_participant_cap={"amount": 2_000_000, "currency": "DKK"})
+    assert codes(check("housing_entry", D(2024, 12, 31), terms=capped, history=[paid])) == [
+        "participant_cap_reached"]
+
+
+def test_a_cohort_rate_is_rounded_down_and_an_empty_cohort_reaches_nothing():
+    from outcomes.rules import cohort_rate_bp
+
+    assert cohort_rate_bp(40, 35) == 8750  # 87.5 % ≥ 85 %: paid
+    assert cohort_rate_bp(40, 33) == 8250  # 82.5 %: not paid
+    assert cohort_rate_bp(7, 6) == 8571  # 85.714… % rounds down, still ≥ 85 %
+    assert cohort_rate_bp(3000, 2549) == 8496  # 84.96…: never rounds up to 85 %
+    assert cohort_rate_bp(0, 0) == 0
+
+
+def test_a_cohort_is_evaluated_from_its_date_to_the_deadline_while_active():
+    from outcomes.rules import evaluation_refusal
+
+    terms = cohort_contract(line("entry", "housing_entry", 15_000))
+    cohort, entry = terms.rate_card
+
+    def refusal(found, status="active", today=D(2025, 1, 2), code="cohort-85"):
+        refused = evaluation_refusal(found, code, status, today, terms.claims_deadline)
+        return refused and refused[0]
+
+    assert refusal(cohort) is None
+    assert refusal(cohort, today=D(2024, 12, 31)) is None  # on the day itself
+    assert refusal(cohort, today=D(2024, 12, 30)) == "cohort_not_due"
+    assert refusal(cohort, today=D(2031, 1, 1)) == "after_claims_deadline"
+    assert refusal(None, code="nope") == "line_not_found"
+    assert refusal(entry, code="entry") == "not_a_cohort_line"
+    for status in ("draft", "suspended", "closed"):
+        assert refusal(cohort, status=status) == "contract_not_active"
