@@ -142,24 +142,36 @@ def _compute(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _parts(grain: pd.DataFrame, line: RateCardLine, dimensions: Sequence[str]) -> pd.DataFrame:
-    """The line's total row and one row per value of each dimension, with `group` naming
-    the table each row belongs to (the total belongs to every table: it is repeated)."""
-    total = grain[list(COUNTS)].sum().to_frame().T
+def _lines_frame(infos: Sequence[ContractInfo], codes: set[str] | None = None
+                 ) -> pd.DataFrame:
+    """One row per contract and line (given `codes`, only outcome lines paying for one of
+    them): its target and baseline, for `formulas.rates`."""
+    rows = [{"contract": str(info.id), "line": line.code, "order": i, **_line_terms(line)}
+            for info in infos for i, line in enumerate(info.terms.rate_card)
+            if codes is None or (line.kind == "outcome" and line.metric_code in codes)]
+    return pd.DataFrame(rows, columns=["contract", "line", "order", "target", "baseline_bp",
+                                       "baseline_n"])
+
+
+def table(grain: pd.DataFrame, lines: pd.DataFrame, dimensions: Sequence[str]) -> pd.DataFrame:
+    """For every line of `lines`: its total row (dimension "") and one row per value of each
+    dimension, with rates, effect and money computed for all rows at once."""
+    keys = ["contract", "line"]
+    counts = list(COUNTS)
+    grain = grain.merge(lines[keys], on=keys) if len(grain) else grain
+    total = lines[keys].merge(grain.groupby(keys, sort=False)[counts].sum().reset_index(),
+                              on=keys, how="left")
+    total[counts] = total[counts].fillna(0)
     total["dimension"], total["value"] = "", ""
     frames = [total]
     for dim in dimensions:
-        part = grain.groupby(dim, sort=True)[list(COUNTS)].sum().reset_index()
-        part = part.rename(columns={dim: "value"})
-        part["dimension"] = dim
-        frames.append(part)
+        part = grain.groupby([*keys, dim], sort=True)[counts].sum().reset_index()
+        frames.append(part.rename(columns={dim: "value"}).assign(dimension=dim))
     rows = pd.concat(frames, ignore_index=True)
-    for name in COUNTS:
+    for name in counts:
         rows[name] = rows[name].astype("int64")
-    terms = _line_terms(line)
-    rows["target"] = np.where(rows["dimension"] == "", terms["target"], np.nan)
-    rows["baseline_bp"] = terms["baseline_bp"]
-    rows["baseline_n"] = terms["baseline_n"]
+    rows = rows.merge(lines, on=keys, how="left")
+    rows["target"] = np.where(rows["dimension"] == "", rows["target"], np.nan)
     return _compute(rows)
 
 
@@ -216,21 +228,29 @@ async def contract_effect(principal: Principal, contract_id: UUID, *,
 
 def build_contract_effect(info: ContractInfo, grain: pd.DataFrame, scores: pd.DataFrame,
                           metrics: dict, *, as_of: dt.date, scope: str | None = None,
-                          provider_names: dict[str, str] | None = None) -> ContractEffect:
-    """The effect figures of one contract from its counts (pure: no database)."""
+                          provider_names: dict[str, str] | None = None,
+                          rows: pd.DataFrame | None = None) -> ContractEffect:
+    """The effect figures of one contract from its counts (no database); `rows`, the
+    contract's part of `table`, when the caller computed it for many contracts at once."""
     currency = info.currency
     grain = grain[grain["contract"] == str(info.id)]
-    partnership = bool(info.terms.partners)
-    dims = [d for d in DIMENSIONS if d != "provider" or partnership]
+    if rows is None:
+        rows = table(grain, _lines_frame([info]), DIMENSIONS)
+    if not info.terms.partners:
+        rows = rows[rows["dimension"] != "provider"]
+    elif scope is not None:
+        rows = rows[(rows["dimension"] != "provider") | (rows["value"] == scope)]
+    by_line: dict[str, list[dict]] = {}
+    for r in rows.to_dict("records"):
+        by_line.setdefault(r["line"], []).append(r)
     lines = []
     for line in info.terms.rate_card:
-        own = grain[grain["line"] == line.code]
-        rows = _parts(own, line, dims)
-        if scope is not None:
-            rows = rows[(rows["dimension"] != "provider") | (rows["value"] == scope)]
-        total = rows[rows["dimension"] == ""].iloc[0]
+        records = by_line.get(line.code, [])
+        total = next(r for r in records if r["dimension"] == "")
         parts = []
-        for _, r in rows[rows["dimension"] != ""].iterrows():
+        for r in records:
+            if r["dimension"] == "":
+                continue
             value = str(r["value"])
             if r["dimension"] == "provider":
                 value = (provider_names or {}).get(value, value)
@@ -289,20 +309,18 @@ def _unit_rows(infos: Sequence[ContractInfo], grain: pd.DataFrame, codes: set[st
                by: str | None) -> pd.DataFrame:
     """One row per contract and outcome line paying for one of `codes` (the unit's total)
     and, given `by`, one row per value of that dimension under it."""
-    frames = []
-    for info in infos:
-        for line in info.terms.rate_card:
-            if line.kind != "outcome" or line.metric_code not in codes:
-                continue
-            own = grain[(grain["contract"] == str(info.id)) & (grain["line"] == line.code)]
-            rows = _parts(own, line, [by] if by else [])
-            rows["unit"] = f"{info.id}/{line.code}"
-            rows["contract"] = str(info.id)
-            rows["line"] = line.code
-            frames.append(rows)
-    if not frames:
+    lines = _lines_frame(infos, codes)
+    if lines.empty:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    rows = table(grain, lines, [by] if by else [])
+    rows = rows.sort_values(["order"], kind="stable")
+    rows["unit"] = rows["contract"] + "/" + rows["line"]
+    # Contracts in reference order (infos are), each unit's total first.
+    position = {str(info.id): i for i, info in enumerate(infos)}
+    rows["_at"] = rows["contract"].map(position)
+    rows["_part"] = rows["dimension"] != ""
+    rows = rows.sort_values(["_at", "order", "_part"], kind="stable")
+    return rows.drop(columns=["_at", "_part"]).reset_index(drop=True)
 
 
 def _quarters_observed(grain: pd.DataFrame) -> pd.Series:
@@ -725,12 +743,14 @@ async def portfolio_effect(principal: Principal, *, organisation_id: UUID | None
                                    for line in i.terms.rate_card})
     names = await queries.organisation_names(
         [UUID(p) for p in grain["provider"].unique() if p])
-    by_contract = dict(tuple(grain.groupby("contract"))) if len(grain) else {}
-    empty = grain.iloc[0:0]
+    rows = table(grain, _lines_frame(infos), DIMENSIONS)
+    rows_of = dict(tuple(rows.groupby("contract", sort=False))) if len(rows) else {}
+    grain_of = dict(tuple(grain.groupby("contract", sort=False))) if len(grain) else {}
     out = []
     for info in infos:
         scope = await _scope(principal, info)
-        out.append(build_contract_effect(info, by_contract.get(str(info.id), empty), scores,
-                                         metrics, as_of=as_of, scope=scope,
-                                         provider_names=names))
+        key = str(info.id)
+        out.append(build_contract_effect(
+            info, grain_of.get(key, grain.iloc[0:0]), scores, metrics, as_of=as_of,
+            scope=scope, provider_names=names, rows=rows_of.get(key, rows.iloc[0:0])))
     return out
