@@ -14,7 +14,9 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -31,6 +33,9 @@ from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
 from api.routes.reports import ReportController
 from api.sessions import session_config, session_stores
+from api.web import i18n
+from api.web import pages as web_pages
+from api.web.layout import language_middleware
 from core.database import bind, make_engine, prepare
 from core.settings import Settings, get_settings
 from ledger.checkpoints import write_after_change
@@ -79,19 +84,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         route_handlers=[
             api, pages.home, pages.login_page, pages.login_form, pages.logout,
             pages.login_json, pages.logout_json, pages.change_password, pages.me,
-            pages.health,
+            pages.health, *web_pages.route_handlers(),
+            create_static_files_router(path="/static", directories=[WEB / "static"],
+                                       opt={"exclude_from_auth": True},
+                                       include_in_schema=False),
         ],
+        plugins=[HTMXPlugin()],
         lifespan=[lifespan],
-        middleware=[session.middleware, session_guard,
-                    DefineMiddleware(AuthenticationMiddleware, exclude=["^/schema"])],
+        middleware=[session.middleware, session_guard, language_middleware,
+                    DefineMiddleware(AuthenticationMiddleware,
+                                     exclude=["^/schema", "^/static/"])],
         csrf_config=CSRFConfig(secret=settings.secret_key, exclude=["^/api/"],
                                cookie_secure=settings.secure_cookies, cookie_httponly=False),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=require_json_body,
         before_send=[web_defaults, allow_every_method],
         stores=session_stores(),
-        template_config=TemplateConfig(directory=Path(__file__).parent / "templates",
-                                       engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=[Path(__file__).parent / "templates", WEB / "templates"],
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: i18n.install(engine.engine)),
         openapi_config=OpenAPIConfig(
             title="Virker",
             version="1",
@@ -108,6 +120,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     )
 
 
+WEB = Path(__file__).parent / "web"
 JSON_TYPES = ("application/json",)
 
 

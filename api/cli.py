@@ -304,6 +304,77 @@ def evaluate_cohort(contract: str, line: str, as_org: str | None) -> None:
                f"({evaluation.rate_bp / 100:.2f} %), {state}", err=True)
 
 
+def _operator() -> Any:
+    """The command line reads as an administrator: the operator has the database anyway."""
+    from uuid import UUID
+
+    from contracts.identity import Principal
+
+    return Principal(organisation_id=UUID(int=0), role="admin", label="cli")
+
+
+_LANG = click.Choice(["da", "nb", "en"])
+
+
+@main.command()
+@click.argument("contract")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="the day the figures are for (default: today, UTC)")
+@click.option("--pdf", "pdf_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="write the effect report (PDF/A-3u) here instead")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as the API's JSON")
+@click.option("--lang", type=_LANG, default=None,
+              help="language of numbers and money (default: the contract's)")
+def effect(contract: str, as_of: Any, pdf_file: Path | None, as_json: bool,
+           lang: str | None) -> None:
+    """Print the effect figures of CONTRACT (id or reference), a table per line: rate with
+    its 95 % interval, target and progress, uplift against the baseline, costs."""
+    from effect.service import contract_effect
+    from reports import effect as documents
+    from reports.formats import document_lang
+
+    day = as_of and as_of.date()
+
+    async def job() -> Any:
+        row, _ = await _contract_of(contract)
+        if pdf_file:
+            return await documents.contract_report(_operator(), row["id"], as_of=day,
+                                                   lang=lang)
+        return await contract_effect(_operator(), row["id"], as_of=day)
+
+    data = run(job)
+    if pdf_file:
+        pdf_file.write_bytes(documents.report_pdf(data))
+        click.echo(f"{pdf_file}: effect of {data.subject} as of {data.as_of}", err=True)
+    elif as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
+    else:
+        click.echo(documents.effect_text(data, document_lang(data.currency, (), lang)))
+
+
+@main.command()
+@click.argument("subject", metavar="METRIC_OR_CATEGORY")
+@click.option("--shift", default=0.10, show_default=True, type=float,
+              help="share of a reviewed contract's volume to move (0.05 to 0.10)")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="the day the figures are for (default: today, UTC)")
+@click.option("--json", "as_json", is_flag=True, help="print the advice as the API's JSON")
+@click.option("--lang", type=_LANG, default=None,
+              help="language of numbers and money (default: the contracts' currency's)")
+def advise(subject: str, shift: float, as_of: Any, as_json: bool, lang: str | None) -> None:
+    """Print the allocation advice for a metric or category: per contract, by reference and
+    never by performance, its band, the evidence, the volume change and repricing."""
+    from effect.service import advise as advice_for
+    from reports.effect import advice_text
+
+    data = run(functools.partial(advice_for, _operator(), subject, shift_share=shift,
+                                 as_of=as_of and as_of.date()))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
+    else:
+        click.echo(advice_text(data, lang))
+
+
 @main.command("export-beancount")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="file to write (default: standard output)")

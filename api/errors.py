@@ -98,6 +98,12 @@ class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
 def problem(request: Request | None, status: int, code: str, detail: str = "",
             errors: list[Problem] | None = None,
             headers: dict[str, str] | None = None) -> Response[ProblemDetails]:
+    if request is not None:
+        from api.web.errors import error_page, is_page  # the web UI's pages answer in HTML
+
+        if is_page(request):
+            return error_page(request, status, code, personal.mask(detail), errors or [],
+                              headers)
     body = ProblemDetails(
         type=f"https://virker.dk/problems/{code}",
         title=TITLES.get(status, "Error"),

@@ -105,10 +105,15 @@ REFUSALS: dict[str, tuple[int, ...]] = {
     "GET /api/v1/contracts/{contract_id}/samples": (),
     "GET /api/v1/contracts/{contract_id}/effect": (),
     "GET /api/v1/comparisons/{subject}": (),  # subject_not_found
-    "GET /api/v1/advice": (),  # commissioner_only, subject_not_found
-    "GET /api/v1/advice/{subject}/decisions": (),
+    "GET /api/v1/comparisons/{subject}/funnel.svg": (),  # subject_not_found
+    "GET /api/v1/contracts/{contract_id}/effect.pdf": (),
+    # commissioner_only, not_your_organisation; organisation_id needed (administrators)
+    "GET /api/v1/portfolio/effect.pdf": (403, 422),
+    "GET /api/v1/advice/{subject}": (403,),  # commissioner_only
+    "GET /api/v1/advice/{subject}/decisions": (403,),  # commissioner_only
     "POST /api/v1/advice/{subject}/decisions": (422,),  # justification_required
-    "GET /api/v1/forecast": (422,),  # organisation_id needed (administrators)
+    "GET /api/v1/contracts/{contract_id}/forecast": (),
+    "GET /api/v1/forecast": (403, 422),  # not_your_organisation; admin names none
     "POST /api/v1/contracts/{contract_id}/approvals": (409,),  # not_approvable, caps
     # not_a_cohort_line, cohort_not_due, contract_not_active, after_claims_deadline, caps
     "POST /api/v1/contracts/{contract_id}/cohorts/{line_code}/evaluation": (409,),

@@ -173,5 +173,7 @@ def session_stores() -> dict[str, Store]:
 
 def start_session(request: Request, user_id: UUID) -> None:
     """Sign the request's browser in as `user_id`, under a new session id."""
-    request.set_session({SESSION_USER: str(user_id)})
+    session = request.scope.get("session")
+    kept = {"lang": session["lang"]} if isinstance(session, dict) and "lang" in session else {}
+    request.set_session({**kept, SESSION_USER: str(user_id)})
     request.scope[_RENEW] = True  # type: ignore[literal-required]

@@ -27,6 +27,9 @@ class Organisation(Table):
     kind = Varchar(length=32)
     identifier = Varchar(length=64, unique=True)
     created_at = Timestamptz()
+    # Whether one person alone may draft and approve a payment run (recorded as such on the
+    # run); by default the person who drafted a run cannot approve it.
+    single_approver = Boolean(default=False)
 
 
 class AppUser(Table, tablename="app_user"):
@@ -39,6 +42,8 @@ class AppUser(Table, tablename="app_user"):
     active = Boolean(default=True)
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
+    # The language the user chose for the web UI (da, nb, en); None: the organisation's.
+    language = Varchar(length=8, null=True, default=None)
 
 
 class ApiKey(Table, tablename="api_key"):

@@ -107,9 +107,10 @@ def advise(
     observed), n (observed), quarters (enrolment quarters with observed participants), volume
     (next period's referrals), price and paid (minor units), additional (achieved minus the
     baseline's prediction, NaN without a baseline); an optional `currency` column is used in
-    the repricing sentence. Returns a copy in the same order with band, p, the funnel limits,
-    rate_low and rate_high (Wilson 95 %), evidence, volume_change, benchmark_cost, reprice and
-    reprice_reason added. See METHOD.
+    the repricing sentence, an optional `pooled` column (bool) names the units that may make
+    the pooled rate and the benchmark (all by default). Returns a copy in the same order with
+    band, p, the funnel limits, rate_low and rate_high (Wilson 95 %), evidence, volume_change,
+    benchmark_cost, reprice and reprice_reason added. See METHOD.
     """
     if not SHIFT_SHARE_MIN <= shift_share <= SHIFT_SHARE_MAX:
         raise ValueError(
@@ -130,7 +131,11 @@ def advise(
         raise ValueError("need 0 <= x <= n for every contract")
     observed = n > 0
     eligible = (n >= MIN_OBSERVED) & (quarters >= MIN_QUARTERS)
-    compared = int(eligible.sum()) >= 2  # nothing to compare with otherwise
+    # Units that may make the pooled rate and the benchmark (the caller leaves out those
+    # whose small cells the pooled figures could give back); all by default.
+    pool = (out["pooled"].to_numpy(dtype=bool) if "pooled" in out.columns
+            else np.ones(n.size, dtype=bool))
+    compared = int((eligible & pool).sum()) >= 2  # nothing to compare with otherwise
 
     p = np.full(n.size, np.nan)
     p[observed] = x[observed] / n[observed]
@@ -146,7 +151,7 @@ def advise(
     band = np.full(n.size, "insufficient_evidence", dtype=object)
     fitted = None
     if compared:
-        fitted = funnel.fit(x[eligible], n[eligible])
+        fitted = funnel.fit(x[eligible & pool], n[eligible & pool])
         low95[observed], high95[observed] = funnel.limits(fitted, n[observed], funnel.Z95)
         low998[observed], high998[observed] = funnel.limits(fitted, n[observed], funnel.Z998)
         band[eligible] = "maintain"
@@ -185,7 +190,7 @@ def advise(
 
     paid = out["paid"].to_numpy(dtype=float)
     additional = out["additional"].to_numpy(dtype=float)
-    benchmarked = eligible & (additional > 0)
+    benchmarked = eligible & pool & (additional > 0)
     benchmark_cost = (
         float(paid[benchmarked].sum() / additional[benchmarked].sum())
         if benchmarked.any()

@@ -5,7 +5,8 @@ pandas a frame of counts, never a row per participant.
 participant attribute (age band, area, cohort, enrolment quarter, enrolling provider) it
 counts participants enrolled, observed (their line's horizon has passed) and achieved (an
 observed participant with a counted claim for the line), with the money accrued and paid
-on those claims. pandas then sums this fine grain into the total and each breakdown.
+on those claims, the participants paid for, and what was paid for observed participants.
+pandas then sums this fine grain into the total and each breakdown.
 
 A claim counts towards achievement while it stands: accepted, sampled, verified, approved
 or paid; a disputed or reversed claim does not.
@@ -148,7 +149,8 @@ def _quarter(column: str) -> str:
 
 
 COUNT_COLUMNS = ("contract", "line", "age_band", "area", "cohort", "quarter", "provider",
-                 "enrolled", "observed", "achieved", "achieved_any", "accrued", "paid")
+                 "enrolled", "observed", "achieved", "achieved_any", "accrued", "paid",
+                 "paid_people", "paid_observed")
 
 
 async def counts(infos: Sequence[ContractInfo], as_of: dt.date,
@@ -175,7 +177,10 @@ async def counts(infos: Sequence[ContractInfo], as_of: dt.date,
         "SUM(CASE WHEN p.enrolled_on <= l.cutoff AND h.participant IS NOT NULL "
         "THEN 1 ELSE 0 END) AS achieved, "
         "SUM(CASE WHEN h.participant IS NOT NULL THEN 1 ELSE 0 END) AS achieved_any, "
-        "COALESCE(SUM(m.accrued), 0) AS accrued, COALESCE(SUM(m.paid), 0) AS paid "
+        "COALESCE(SUM(m.accrued), 0) AS accrued, COALESCE(SUM(m.paid), 0) AS paid, "
+        "SUM(CASE WHEN m.paid > 0 THEN 1 ELSE 0 END) AS paid_people, "
+        "COALESCE(SUM(CASE WHEN p.enrolled_on <= l.cutoff THEN m.paid ELSE 0 END), 0) "
+        "AS paid_observed "
         "FROM l JOIN participant p ON p.contract = l.contract "
         "AND (l.cohort = '' OR p.cohort = l.cohort) "
         "LEFT JOIN a h ON h.participant = p.id AND h.line_code = l.match "
@@ -189,7 +194,7 @@ async def counts(infos: Sequence[ContractInfo], as_of: dt.date,
         frame[name] = frame[name].map(lambda v: "" if v is None else str(v))
     for name in ("age_band", "area", "cohort", "quarter"):
         frame[name] = frame[name].fillna("")
-    for name in ("enrolled", "observed", "achieved", "achieved_any", "accrued", "paid"):
+    for name in COUNT_COLUMNS[7:]:
         frame[name] = pd.to_numeric(frame[name]).astype("int64")
     return frame
 

@@ -15,7 +15,7 @@ from uuid import UUID
 import msgspec
 
 from contracts.money import Money
-from contracts.schemas import Input, Output
+from contracts.schemas import ContractTerms, Input, Output
 
 Band = Literal["expand", "maintain", "review", "insufficient_evidence"]
 
@@ -139,14 +139,14 @@ class Comparison(Output, kw_only=True):
     method: str
 
 
-class Decision(Output, kw_only=True):
+class AdviceDecisionOut(Output, kw_only=True):
     id: UUID
     contract_id: UUID
     subject: str
     decision: Literal["accepted", "overridden"]
     band: str
     justification: str
-    draft_terms: dict | None = None
+    draft_terms: ContractTerms | None = None
     decided_by: str
     organisation_id: UUID
     decided_at: dt.datetime
@@ -164,14 +164,14 @@ class UnitAdvice(Output, kw_only=True):
     rate_high: float | None
     observed: int | None
     quarters: int
-    volume: int
-    volume_change: int
+    volume: int | None
+    volume_change: int | None
     price: Money
     benchmark_cost: Money | None = None
     reprice: bool = False
     reprice_reason: str = ""
     own: bool = False
-    decision: Decision | None = None
+    decision: AdviceDecisionOut | None = None
 
 
 class Advice(Output, kw_only=True):
@@ -187,7 +187,7 @@ class Advice(Output, kw_only=True):
 DecisionKind = Literal["accept", "override"]
 
 
-class DecisionIn(Input, kw_only=True):
+class AdviceDecisionIn(Input, kw_only=True):
     """A commissioner's decision on the advice for one of its contracts: accept it (Virker
     drafts the variation for the commissioner to review and propose) or override it with a
     written justification."""
@@ -197,6 +197,8 @@ class DecisionIn(Input, kw_only=True):
     contract_id: UUID
     decision: DecisionKind
     justification: Annotated[str, msgspec.Meta(max_length=2_000)] = ""
+    shift: Annotated[float, msgspec.Meta(
+        ge=0.05, le=0.10, description="the shift the advice was read with")] = 0.10
 
 
 class QuarterAmount(Output, kw_only=True):

@@ -38,13 +38,13 @@ from effect import formulas, funnel, queries, suppression
 from effect.queries import DIMENSIONS, ContractInfo
 from effect.schemas import (
     Advice,
+    AdviceDecisionIn,
+    AdviceDecisionOut,
     BaselineOut,
     ComparedUnit,
     Comparison,
     ContractEffect,
     ContractForecast,
-    Decision,
-    DecisionIn,
     Figures,
     Forecast,
     FunnelLimits,
@@ -55,7 +55,8 @@ from effect.schemas import (
     UnitAdvice,
 )
 
-COUNTS = ("enrolled", "observed", "achieved", "achieved_any", "accrued", "paid")
+COUNTS = ("enrolled", "observed", "achieved", "achieved_any", "accrued", "paid",
+          "paid_people", "paid_observed")
 
 METHOD = (
     "A participant counts as observed for a line once the line's horizon (days after "
@@ -134,11 +135,15 @@ def _line_terms(line: RateCardLine) -> dict:
 def _compute(rows: pd.DataFrame) -> pd.DataFrame:
     """Rates, effect and money for rows of counts (with target and baseline columns)."""
     out = formulas.rates(rows)
-    # Cost per outcome counts every participant who achieved the line, observed or not.
-    costs = formulas.money(out.assign(achieved=out["achieved_any"]))
-    for name in ("cost_per_outcome", "cost_per_outcome_undefined", "cost_per_additional",
-                 "cost_per_additional_undefined"):
-        out[name] = costs[name]
+    # Cost per outcome: what was paid over the participants it was paid for. Cost per
+    # additional outcome: what was paid for observed participants over the outcomes beyond
+    # the baseline among them (recent successes, not yet observed, count in neither).
+    per_outcome = formulas.money(out.assign(achieved=out["paid_people"]))
+    per_additional = formulas.money(out.assign(paid=out["paid_observed"]))
+    out["cost_per_outcome"] = per_outcome["cost_per_outcome"]
+    out["cost_per_outcome_undefined"] = per_outcome["cost_per_outcome_undefined"]
+    out["cost_per_additional"] = per_additional["cost_per_additional"]
+    out["cost_per_additional_undefined"] = per_additional["cost_per_additional_undefined"]
     return out
 
 
@@ -440,7 +445,7 @@ async def advise(principal: Principal, subject: str, *, shift_share: float = 0.1
 
 def build_advice(subject: str, kind: str, infos: Sequence[ContractInfo], grain: pd.DataFrame,
                  *, codes: list[str], own: set[str], shift_share: float, as_of: dt.date,
-                 k: int, decisions: dict[str, Decision] | None = None) -> Advice:
+                 k: int, decisions: dict[str, AdviceDecisionOut] | None = None) -> Advice:
     rows = _unit_rows(infos, grain, set(codes), None)
     by_id = {str(i.id): i for i in infos}
     if rows.empty:
@@ -455,11 +460,15 @@ def build_advice(subject: str, kind: str, infos: Sequence[ContractInfo], grain: 
         "volume": [_volume(grain, c, li, as_of) for c, li in keys],
         "price": [next(x.price.amount for x in by_id[c].terms.rate_card if x.code == li)
                   for c, li in keys],
-        "paid": units["paid"], "additional": units["additional"],
+        "paid": units["paid_observed"], "additional": units["additional"],
         "currency": [by_id[c].currency for c in units["contract"]],
+        # A contract with a small cell stays out of the pooled rate and the benchmark, for
+        # every reader alike, so that neither can give the cell back.
+        "pooled": _safe(units["achieved"].to_numpy(float), units["observed"].to_numpy(float),
+                        k),
     })
     advised = advice_rules.advise(frame, shift_share=shift_share)
-    eligible = advised["band"] != "insufficient_evidence"
+    eligible = (advised["band"] != "insufficient_evidence") & frame["pooled"]
     pooled = None
     if eligible.sum() >= 2:
         pooled = float(advised.loc[eligible, "x"].sum() / advised.loc[eligible, "n"].sum())
@@ -468,8 +477,9 @@ def build_advice(subject: str, kind: str, infos: Sequence[ContractInfo], grain: 
         contract = units.loc[i, "contract"]
         info = by_id[contract]
         mine = "*" in own or contract in own
-        small = not _safe(np.array([r["x"]], float), np.array([r["n"]], float), k)[0]
-        hide = small and not mine
+        hide = not bool(frame["pooled"][i]) and not mine
+        volume = int(r["volume"])
+        few = 0 < volume < k and not mine
         price = Money(amount=int(r["price"]), currency=info.currency)
         out.append(UnitAdvice(
             contract_id=info.id, reference=info.reference, provider_name=info.provider_name,
@@ -479,10 +489,11 @@ def build_advice(subject: str, kind: str, infos: Sequence[ContractInfo], grain: 
             rate=None if hide else _f(r["p"]), rate_low=None if hide else _f(r["rate_low"]),
             rate_high=None if hide else _f(r["rate_high"]),
             observed=None if hide else _i(r["n"]), quarters=int(r["quarters"]),
-            volume=int(r["volume"]), volume_change=int(r["volume_change"]), price=price,
+            volume=None if few else volume,
+            volume_change=None if few else int(r["volume_change"]), price=price,
             benchmark_cost=_money(r["benchmark_cost"], info.currency),
             reprice=bool(r["reprice"]), reprice_reason=str(r["reprice_reason"] or ""),
-            own=mine, decision=(decisions or {}).get(contract)))
+            own=mine, decision=(decisions or {}).get(contract) if mine else None))
     return Advice(subject=subject, subject_kind=kind, as_of=as_of, shift_share=shift_share,
                   pooled_rate=None if pooled is None else round(pooled, 2), units=out,
                   method=advice_rules.METHOD)
@@ -510,22 +521,23 @@ def draft_terms(terms: ContractTerms, line_code: str, volume: int, change: int
     return msgspec.structs.replace(terms, rate_card=lines, cap=cap)
 
 
-def _decision_out(r: dict) -> Decision:
+def _decision_out(r: dict) -> AdviceDecisionOut:
     draft = r.get("draft_terms")
-    return Decision(id=r["id"], contract_id=r["contract"], subject=r["subject"],
-                    decision=r["decision"], band=r["band"], justification=r["justification"],
-                    draft_terms=msgspec.json.decode(draft) if draft else None,
-                    decided_by=r["decided_by"], organisation_id=r["organisation"],
-                    decided_at=r["decided_at"])
+    return AdviceDecisionOut(
+        id=r["id"], contract_id=r["contract"], subject=r["subject"], decision=r["decision"],
+        band=r["band"], justification=r["justification"],
+        draft_terms=contracts.decode_terms(draft) if draft else None,
+        decided_by=r["decided_by"], organisation_id=r["organisation"],
+        decided_at=r["decided_at"])
 
 
-async def _latest_decisions(subject: str) -> dict[str, Decision]:
+async def _latest_decisions(subject: str) -> dict[str, AdviceDecisionOut]:
     rows = await AdviceDecision.select().where(AdviceDecision.subject == subject).order_by(
         AdviceDecision.decided_at)
     return {str(r["contract"]): _decision_out(r) for r in rows}
 
 
-async def list_decisions(principal: Principal, subject: str) -> list[Decision]:
+async def list_decisions(principal: Principal, subject: str) -> list[AdviceDecisionOut]:
     if not principal.is_admin and principal.role != "commissioner":
         raise Forbidden("advice on allocation is for commissioners", code="commissioner_only")
     own = await _own_contracts(principal)
@@ -534,7 +546,8 @@ async def list_decisions(principal: Principal, subject: str) -> list[Decision]:
     return [_decision_out(r) for r in rows if "*" in own or str(r["contract"]) in own]
 
 
-async def decide(principal: Principal, subject: str, data: DecisionIn) -> Decision:
+async def decide(principal: Principal, subject: str, data: AdviceDecisionIn
+                 ) -> AdviceDecisionOut:
     """Record a commissioner's decision on the advice for one of its contracts, with who
     and when: accepted (with the drafted variation to review and propose) or overridden
     with a written justification."""
@@ -544,14 +557,14 @@ async def decide(principal: Principal, subject: str, data: DecisionIn) -> Decisi
                       problems=[Problem(code="justification_required", field="justification",
                                         message="say in a sentence why the advice is not "
                                                 "followed (at least 10 characters)")])
-    advice = await advise(principal, subject)
+    advice = await advise(principal, subject, shift_share=data.shift)
     unit = next((u for u in advice.units if u.contract_id == data.contract_id), None)
     if unit is None:
         raise NotFound(f"no advice on {subject} for this contract", code="advice_not_found")
     draft = None
     if data.decision == "accept":
         terms = await queries.latest_version_terms(data.contract_id)
-        drafted = draft_terms(terms, unit.line_code, unit.volume, unit.volume_change)
+        drafted = draft_terms(terms, unit.line_code, unit.volume or 0, unit.volume_change or 0)
         draft = msgspec.json.encode(drafted).decode() if drafted is not None else None
     row = AdviceDecision(
         id=new_id(), contract=data.contract_id, subject=subject,

@@ -29,14 +29,15 @@ import numpy as np
 import pandas as pd
 
 # achieved_any: every participant who achieved, observed or not (what payments are made for).
-COUNTS = ("enrolled", "observed", "achieved", "achieved_any")
+# paid_people: participants paid for (cost per outcome divides by them).
+COUNTS = ("enrolled", "observed", "achieved", "achieved_any", "paid_people")
 
 _FIGURES = (
     "rate", "rate_low", "rate_high", "progress",
     "uplift", "uplift_low", "uplift_high", "expected_without", "additional",
     "paid", "accrued", "cost_per_outcome", "cost_per_additional",
     "crossed", "crossed_rate", "crossed_low", "crossed_high",
-    "mean", "low", "high", "n", "spend",
+    "mean", "low", "high", "n", "spend", "paid_observed",
 )
 
 DERIVED: dict[str, list[str]] = {
@@ -44,12 +45,14 @@ DERIVED: dict[str, list[str]] = {
     "observed": list(_FIGURES),
     "enrolled": list(_FIGURES),
     "achieved_any": list(_FIGURES),
+    "paid_people": list(_FIGURES),
 }
 
 # What a hidden count hides of the other counts of the same row (primary suppression only).
-_CASCADE = {"enrolled": ("observed", "achieved", "achieved_any"),
-            "observed": ("achieved", "achieved_any"), "achieved": ("achieved_any",),
-            "achieved_any": ()}
+_CASCADE = {"enrolled": ("observed", "achieved", "achieved_any", "paid_people"),
+            "observed": ("achieved", "achieved_any", "paid_people"),
+            "achieved": ("achieved_any", "paid_people"), "achieved_any": ("paid_people",),
+            "paid_people": ()}
 
 _PRIMARY = 2
 _COMPLEMENTARY = 1

@@ -1,9 +1,12 @@
-"""Who gets which document: the doors of the statement and the remittance.
+"""Who gets which document: the doors of the statement, the remittance and the effect
+reports.
 
 A statement is for the contract's parties (and administrators), for a period that
 `reports.rules.statement_period` allows; a remittance for the parties of a paid payment
-run's contract. Both are rendered by `reports.pool` in worker processes, their money in the
-language asked for or the contract's (`reports.formats`).
+run's contract; a contract's effect report for its parties, a portfolio's for the
+commissioner whose portfolio it is (administrators name one). All are rendered by
+`reports.pool` in worker processes, their money in the language asked for or the
+contract's (`reports.formats`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import datetime as dt
 from uuid import UUID
 
 from contracts import service as contracts
-from contracts.errors import Conflict
+from contracts.errors import Conflict, Forbidden, Invalid, Problem
 from contracts.identity import Principal
 from contracts.schemas import ContractTerms
 from contracts.tables import Contract
@@ -51,3 +54,42 @@ async def remittance(principal: Principal, run_id: UUID, lang: str | None = None
     body = await pool.run(pool.remittance_job, engine_url(piccolo_conf_engine()), run_id,
                           lang=lang)
     return body, f"remittance-{row['reference']}-{run_id}.pdf"
+
+
+async def effect(principal: Principal, contract_id: UUID, as_of: dt.date | None = None,
+                 lang: str | None = None) -> tuple[bytes, str]:
+    """A contract's effect report (PDF) and its file name: the figures its reader gets
+    from GET /effect, as of `as_of` (today, UTC, by default)."""
+    row, _ = await contracts.relation(principal, contract_id)
+    as_of = as_of or now().date()
+    body = await pool.run(pool.effect_job, engine_url(piccolo_conf_engine()), principal,
+                          contract_id, as_of, lang=lang)
+    return body, f"effect-{row['reference']}-{as_of}.pdf"
+
+
+def portfolio_owner(principal: Principal, organisation_id: UUID | None) -> UUID:
+    """Whose portfolio `principal` may have a report of: a commissioner its own, an
+    administrator the one it names; nobody else one at all."""
+    if principal.is_admin:
+        if organisation_id is None:
+            raise Invalid("name the commissioner", code="invalid_field", problems=[Problem(
+                code="invalid_field", field="organisation_id",
+                message="an administrator names the commissioner whose portfolio to report")])
+        return organisation_id
+    if principal.role != "commissioner":
+        raise Forbidden("a portfolio's effect report is for its commissioner; providers and "
+                        "auditors ask for a contract's", code="commissioner_only")
+    if organisation_id not in (None, principal.organisation_id):
+        raise Forbidden("a commissioner sees its own portfolio", code="not_your_organisation")
+    return principal.organisation_id
+
+
+async def portfolio_effect(principal: Principal, organisation_id: UUID | None = None,
+                           as_of: dt.date | None = None, lang: str | None = None
+                           ) -> tuple[bytes, str]:
+    """The effect report of a commissioner's portfolio (PDF) and its file name."""
+    owner = portfolio_owner(principal, organisation_id)
+    as_of = as_of or now().date()
+    body = await pool.run(pool.portfolio_effect_job, engine_url(piccolo_conf_engine()),
+                          principal, owner, as_of, lang=lang)
+    return body, f"effect-portfolio-{owner}-{as_of}.pdf"

@@ -1,4 +1,5 @@
-"""Statements are rendered in worker processes, outside the server's event loop.
+"""Statements, remittances and effect reports are rendered in worker processes, outside the
+server's event loop.
 
 WeasyPrint holds the CPU for a second or more per document and keeps the memory it used, so
 a worker reads the data itself (its own database connection; nothing large crosses between
@@ -145,6 +146,28 @@ def remittance_job(url: str, run_id: UUID, *, lang: str | None = None) -> bytes:
 
     _bind(url)
     return remittance_pdf(asyncio.run(remittance(run_id)), lang)
+
+
+def effect_job(url: str, principal, contract_id: UUID, as_of: dt.date, *,
+               lang: str | None = None) -> bytes:
+    """In a worker: read one contract's effect report through the effect services, as
+    `principal` reads it over the API, and render it."""
+    from reports.effect import contract_report, report_pdf
+
+    _bind(url)
+    return report_pdf(asyncio.run(contract_report(principal, contract_id, as_of=as_of,
+                                                  lang=lang)))
+
+
+def portfolio_effect_job(url: str, principal, owner: UUID, as_of: dt.date, *,
+                         lang: str | None = None) -> bytes:
+    """In a worker: read and render the effect report of the contracts `owner`
+    commissions, as `principal` reads them over the API."""
+    from reports.effect import portfolio_report, report_pdf
+
+    _bind(url)
+    return report_pdf(asyncio.run(portfolio_report(principal, owner, as_of=as_of,
+                                                   lang=lang)))
 
 
 async def run(job, *args, **kwargs) -> bytes:

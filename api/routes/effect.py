@@ -1,5 +1,6 @@
 """Effect: what the money achieved per contract, comparison across contracts, allocation
-advice with the commissioner's decision, and the liability forecast."""
+advice with the commissioner's decision, and the liability forecast; and their documents,
+the funnel plot (SVG) and the effect reports (PDF/A-3u, rendered in the report workers)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,28 @@ import datetime as dt
 from typing import Annotated, Literal
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth import principal_of
+from api.routes.reports import PDF, Lang, _pdf
 from effect import service
-from effect.schemas import Advice, Comparison, ContractEffect, Decision, DecisionIn, Forecast
+from effect.schemas import (
+    Advice,
+    AdviceDecisionIn,
+    AdviceDecisionOut,
+    Comparison,
+    ContractEffect,
+    Forecast,
+)
+from reports import documents
+from reports import effect as effect_documents
+
+SVG = "image/svg+xml"
 
 AsOf = Annotated[dt.date | None, QueryParameter(
     name="as_of", description="the day the figures are for (default today, UTC): who counts "
                               "as observed depends on it")]
-Subject = Annotated[str, QueryParameter(
-    description="a metric code (e.g. ips_employment) or a category of the metric library "
-                "(e.g. employment.entry)", min_length=1, max_length=64)]
 
 
 class EffectController(Controller):
@@ -52,12 +62,12 @@ class EffectController(Controller):
     ) -> Comparison:
         return await service.comparison(principal_of(request), subject, by=by, as_of=as_of)
 
-    @get("/advice",
+    @get("/advice/{subject:str}",
          summary="Allocation advice for a metric or category across providers (commissioners):"
                  " a band per contract with its evidence, a bounded shift of next period's "
                  "volume and a repricing signal")
     async def advice(
-        self, request: Request, subject: Subject,
+        self, request: Request, subject: FromPath[str],
         shift: Annotated[float, QueryParameter(
             ge=0.05, le=0.10, description="share of a reviewed contract's volume to move")
                          ] = 0.10,
@@ -68,25 +78,66 @@ class EffectController(Controller):
 
     @get("/advice/{subject:str}/decisions",
          summary="Decisions taken on the advice for a metric or category, with who and when")
-    async def decisions(self, request: Request, subject: FromPath[str]) -> list[Decision]:
+    async def decisions(self, request: Request, subject: FromPath[str]) -> list[AdviceDecisionOut]:
         return await service.list_decisions(principal_of(request), subject)
 
     @post("/advice/{subject:str}/decisions",
           summary="Accept the advice for one of your contracts (Virker drafts the variation "
                   "for you to review and propose) or override it with a justification")
     async def decide(self, request: Request, subject: FromPath[str],
-                     data: JSONBody[DecisionIn]) -> Decision:
+                     data: JSONBody[AdviceDecisionIn]) -> AdviceDecisionOut:
         return await service.decide(principal_of(request), subject, data)
 
+    @get("/contracts/{contract_id:uuid}/forecast",
+         summary="Outcome payments the contract may still owe, expected and 90th percentile per"
+                 " quarter, bounded by its caps (any party)")
+    async def contract_forecast(self, request: Request, contract_id: FromPath[UUID]
+                                ) -> Forecast:
+        return await service.liability_forecast(principal_of(request), contract_id=contract_id)
+
     @get("/forecast",
-         summary="Outcome payments still to come, expected and 90th percentile per quarter, "
-                 "bounded by the caps: for one contract, or a commissioner's portfolio")
+         summary="Outcome payments still to come across a commissioner's contracts, by its "
+                 "share of each, expected and 90th percentile per quarter, bounded by the caps")
     async def forecast(
         self, request: Request,
-        contract_id: Annotated[UUID | None, QueryParameter(
-            description="one contract (any party); without it, your portfolio")] = None,
+        organisation_id: Annotated[UUID | None, QueryParameter(
+            description="the commissioner whose portfolio (administrators; others see their "
+                        "own)")] = None,
+    ) -> Forecast:
+        return await service.liability_forecast(principal_of(request),
+                                                 organisation_id=organisation_id)
+
+    @get("/comparisons/{subject:str}/funnel.svg", media_type=SVG,
+         summary="The comparison's funnel plot (SVG): each contract a point at its observed "
+                 "participants and rate, labelled by reference and never ranked, the pooled "
+                 "rate and the 95 % and 99.8 % limits, your own contracts marked",
+         description="Contracts whose figures are suppressed for you are not drawn; a note "
+                     "under the plot says how many. `lang` sets the number format.")
+    async def funnel(self, request: Request, subject: FromPath[str], as_of: AsOf = None,
+                     lang: Lang = None) -> Response[str]:
+        svg = await effect_documents.funnel_svg_for(principal_of(request), subject,
+                                                    as_of=as_of, lang=lang)
+        return Response(svg, media_type=SVG, headers={"Cache-Control": "no-store"})
+
+    @get("/contracts/{contract_id:uuid}/effect.pdf", media_type=PDF,
+         summary="The contract's effect report, PDF/A-3u: the figures of GET /effect with "
+                 "the liability forecast and the method, the JSON attached",
+         description="For the contract's parties, with the figures each gets from GET "
+                     "/effect (a partner its own part).")
+    async def contract_effect_pdf(self, request: Request, contract_id: FromPath[UUID],
+                                  as_of: AsOf = None, lang: Lang = None) -> Response[bytes]:
+        return _pdf(*await documents.effect(principal_of(request), contract_id, as_of, lang))
+
+    @get("/portfolio/effect.pdf", media_type=PDF,
+         summary="The effect report of a commissioner's portfolio, PDF/A-3u: each contract it "
+                 "commissions as GET /effect gives it, and the portfolio's liability forecast",
+         description="For a commissioner, its own portfolio; an administrator names the "
+                     "commissioner (`organisation_id`).")
+    async def portfolio_effect_pdf(
+        self, request: Request,
         organisation_id: Annotated[UUID | None, QueryParameter(
             description="the commissioner whose portfolio (administrators)")] = None,
-    ) -> Forecast:
-        return await service.liability_forecast(principal_of(request), contract_id=contract_id,
-                                                 organisation_id=organisation_id)
+        as_of: AsOf = None, lang: Lang = None,
+    ) -> Response[bytes]:
+        return _pdf(*await documents.portfolio_effect(principal_of(request), organisation_id,
+                                                      as_of, lang))

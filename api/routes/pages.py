@@ -14,12 +14,14 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, JSONBody
+from litestar.params import Body, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from api.auth import SESSION_USER, principal_of
 from api.errors import PROBLEM_JSON, ProblemDetails, problem
 from api.sessions import start_session
+from api.web import i18n, layout
+from api.web.layout import WEB, page, safe_next
 from contracts import directory
 from contracts.directory import TooManyAttempts
 from contracts.errors import Unauthenticated
@@ -64,40 +66,44 @@ def _uuid(value: str) -> UUID:
     return UUID(value)
 
 
-@get("/", opt=PUBLIC, include_in_schema=False)
+@get("/", opt={**PUBLIC, **WEB}, include_in_schema=False)
 async def home(request: Request) -> Template:
-    return Template("home.html", context={"user": await _session_user(request)})
+    user = await _session_user(request)
+    return await page(request, "home.html", me=await layout.me_of(user) if user else None)
 
 
-@get("/login", opt=PUBLIC, include_in_schema=False)
-async def login_page(request: Request) -> Template:
-    return Template("login.html", context={"user": None})
+@get("/login", opt={**PUBLIC, **WEB}, include_in_schema=False)
+async def login_page(request: Request, next_path: Annotated[
+        str | None, QueryParameter(name="next")] = None) -> Template:
+    return await page(request, "login.html", next=safe_next(next_path))
 
 
-@post("/login", opt=PUBLIC, include_in_schema=False, status_code=303)
+@post("/login", opt={**PUBLIC, **WEB}, include_in_schema=False, status_code=303)
 async def login_form(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response:
     email, password = str(data.get("email", "")), str(data.get("password", ""))
+    after = safe_next(str(data.get("next", "/")))
     try:
         principal = await directory.login(email, password, client_address(request))
     except Unauthenticated:
-        return Template("login.html", status_code=401,
-                        context={"user": None, "error": "Wrong email or password.",
-                                 "email": email})
+        return await page(request, "login.html", status_code=401, me=None, email=email,
+                          next=after, error=i18n._("Wrong email or password."))
     except TooManyAttempts as exc:
-        return Template("login.html", status_code=429,
-                        headers={"Retry-After": str(exc.retry_after)},
-                        context={"user": None, "email": email,
-                                 "error": f"Too many failed sign-ins. {_try_again(exc)}"})
+        response = await page(request, "login.html", status_code=429, me=None, email=email,
+                              next=after,
+                              error=i18n._("Too many failed sign-ins.") + " " + _try_again(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     start_session(request, principal.user_id)
-    return Redirect("/", status_code=303)
+    return Redirect(after, status_code=303)
 
 
 def _try_again(exc: TooManyAttempts) -> str:
     minutes = max(1, -(-exc.retry_after // 60))
-    return f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return i18n.ngettext("Try again in %(num)s minute.", "Try again in %(num)s minutes.",
+                         minutes)
 
 
 @post("/logout", include_in_schema=False, status_code=303)

@@ -19,12 +19,13 @@ from tests.helpers import active_contract
 
 PACKAGE = "virker_client"
 # The generator's own settings, not the document's: post_hooks would run ruff over the
-# output; it reads PDFs as files when told they are bytes.
+# output; it reads PDFs and SVG charts as files when told they are bytes.
 CONFIG = f"""
 package_name_override: {PACKAGE}
 post_hooks: []
 content_type_overrides:
   application/pdf: application/octet-stream
+  image/svg+xml: application/octet-stream
 """
 
 
