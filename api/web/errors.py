@@ -20,9 +20,17 @@ TITLES = {
 }
 
 
+NOT_PAGES = ("/api/", "/auth/", "/schema", "/health", "/static/")
+
+
 def is_page(request: Request) -> bool:
+    """A page's route, or a browser asking for a page at an address that has none."""
     handler = request.scope.get("route_handler")
-    return bool(handler is not None and handler.opt.get("web"))
+    if handler is not None and handler.opt.get("web"):
+        return True
+    path = request.url.path
+    return (not path.startswith(NOT_PAGES)
+            and "text/html" in request.headers.get("accept", ""))
 
 
 def error_page(request: Request, status: int, code: str, detail: str,

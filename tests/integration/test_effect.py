@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from contracts.tables import AdviceDecision
 from core.clock import now
 from effect import service
-from effect.schemas import ContractEffect, AdviceDecisionIn, Figures
+from effect.schemas import AdviceDecisionIn, ContractEffect, Figures
 from tests import effect_data as data
 from tests.helpers import org, principal
 
