@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-long lint migrate demo serve clean benchmarks system-deps api-contract
+.PHONY: messages run test test-long lint migrate demo serve clean benchmarks system-deps browser-deps \
+	api-contract
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,16 @@ system-deps:
 	       if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	       $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; }
 
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright's
+# own browser download is never used (`playwright install` is not run).
+CHROMIUM := /usr/bin/chromium
+
+browser-deps:
+	@test -x $(CHROMIUM) \
+	  || { echo "installing chromium"; \
+	       if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	       $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 $(STAMP): pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e .
 	touch $@
@@ -39,7 +50,7 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/virker migrate
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) | browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
@@ -63,3 +74,12 @@ lint: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) var/virker.sqlite var/virker.sqlite-wal var/virker.sqlite-shm
+
+# The web UI's words: extract what `_()` and `N_()` mark into the catalogue template and
+# merge it into the Danish, Norwegian and English catalogues (api/web/locale), for a
+# translator to fill in; the server compiles the catalogues when it starts.
+messages: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header --sort-output \
+	  -o api/web/locale/messages.pot .
+	$(BIN)/pybabel update -i api/web/locale/messages.pot -d api/web/locale --no-fuzzy-matching \
+	  --ignore-obsolete

@@ -380,3 +380,24 @@ def _key_out(row: dict) -> ApiKeyOut:
     return ApiKeyOut(id=row["id"], organisation_id=row["organisation"], role=row["role"],
                      label=row["label"], prefix=row["prefix"], created_at=row["created_at"],
                      last_used_at=row.get("last_used_at"), revoked_at=row.get("revoked_at"))
+
+
+# Maker-checker -----------------------------------------------------------------------------
+
+
+async def single_approver(org_id: UUID) -> bool:
+    """Whether one person of the organisation may alone draft and approve a payment run."""
+    row = await Organisation.select(Organisation.single_approver).where(
+        Organisation.id == org_id).first()
+    return bool(row and row["single_approver"])
+
+
+async def set_single_approver(principal: Principal, org_id: UUID, allowed: bool) -> bool:
+    """Allow (or forbid again) one person of the organisation to draft and approve a payment
+    run alone; administrators only. Returns the setting as it now is."""
+    _require_admin(principal)
+    updated = await Organisation.update({Organisation.single_approver: allowed}).where(
+        Organisation.id == org_id).returning(Organisation.id)
+    if not updated:
+        raise NotFound("no such organisation", code="organisation_not_found")
+    return allowed

@@ -82,6 +82,8 @@ GROUPS: dict[str, dict[str, str]] = {
     "Payment runs and clawbacks": {
         "nothing_to_pay": "no approved, unpaid claims achieved in the run's period",
         "run_not_approved": "a payment run is paid only once approved",
+        "same_person": "the person or API key that drafted a payment run approving it, "
+                       "which the organisation does not allow (maker-checker)",
         "not_accrued": "a claim in the run has no accrual in the journal",
         "in_payment_run": "a clawback of a claim waiting in an unpaid payment run",
         "payment_run_not_found": "no such payment run, or not one the caller may see",
@@ -168,6 +170,8 @@ GROUPS: dict[str, dict[str, str]] = {
                              "metric code nor a category of the metric library",
         "advice_not_found": "a decision on advice for a contract the advice does not cover",
         "justification_required": "an override of advice without a written justification",
+        "confirmation_required": "an irreversible step in the web UI asked for without "
+                                 "ticking its confirmation",
         "not_your_organisation": "a portfolio asked of another organisation than the caller's",
     },
     "Metric library": {

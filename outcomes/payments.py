@@ -24,13 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from uuid import UUID
 
+import msgspec
 from piccolo.query.functions.aggregate import Sum
 
+from contracts import directory
 from contracts import service as contracts
 from contracts.errors import Conflict, Invalid
 from contracts.identity import Principal
 from contracts.money import Money
-from contracts.schemas import ContractTerms
+from contracts.schemas import ContractTerms, CountedPage
 from contracts.tables import Contract
 from core.clock import now
 from core.database import bulk_insert, write_transaction
@@ -38,9 +40,10 @@ from core.ids import new_id
 from ledger import checkpoints, entries
 from ledger.balances import accrual_parts
 from ledger.posting import post
-from outcomes import lifecycle
+from outcomes import lifecycle, queries
+from outcomes.queries import WorkQueue
 from outcomes.rules import already_done, clawback_refusal
-from outcomes.schemas import PaymentRunIn, PaymentRunOut, ProviderShareOut
+from outcomes.schemas import ClaimOut, PaymentRunIn, PaymentRunOut, ProviderShareOut
 from outcomes.tables import Claim, PaymentRun, PaymentRunLine
 
 BP = 10_000
@@ -106,6 +109,7 @@ def _out(r: dict, shares: list[ProviderShareOut] | None = None) -> PaymentRunOut
         period_from=r["period_from"], period_to=r["period_to"], claims=r["claims"],
         total=Money(amount=r["total"], currency=r["currency"]), created_at=r["created_at"],
         created_by=r["created_by"], approved_at=r["approved_at"], approved_by=r["approved_by"],
+        approved_alone=r["approved_by"] is not None and r["approved_by"] == r["created_by"],
         paid_at=r["paid_at"], paid_by=r["paid_by"], shares=shares or [])
 
 
@@ -173,21 +177,34 @@ async def run_claims(principal: Principal, run_id: UUID) -> list[UUID]:
 
 
 async def approve_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
+    """Approve a draft run: maker and checker. The person (or API key) who drafted the run
+    may not approve it (409 `same_person`), unless the approver's organisation allows one
+    person alone (`Organisation.single_approver`); such an approval is recorded as such:
+    `approved_by` is then the run's `created_by`, which `approved_alone` says. Approving an
+    approved run again changes nothing."""
     run = await contracts.row_of_contract(principal, PaymentRun, run_id, "payment_run_not_found",
                                           role="commissioner")
     async with write_transaction():
         await contracts.locked(principal, run["contract"], "commissioner")
+        current = await PaymentRun.select(PaymentRun.status, PaymentRun.created_by).where(
+            PaymentRun.id == run_id).first()
+        if current["status"] == "approved":
+            return await get_run(principal, run_id)
+        if current["status"] != "draft":
+            raise Conflict(f"a {current['status']} payment run cannot be approved",
+                           code="invalid_transition")
+        if current["created_by"] == principal.label and \
+                not await directory.single_approver(principal.organisation_id):
+            raise Conflict("you drafted this payment run, so someone else must approve it",
+                           code="same_person")
         updated = await PaymentRun.update({
             PaymentRun.status: "approved", PaymentRun.approved_at: now(),
             PaymentRun.approved_by: principal.label,
         }).where((PaymentRun.id == run_id) & (PaymentRun.status == "draft")).returning(
             PaymentRun.id)
         if not updated:
-            current = await PaymentRun.select(PaymentRun.status).where(
-                PaymentRun.id == run_id).first()
-            if current["status"] != "approved":
-                raise Conflict(f"a {current['status']} payment run cannot be approved",
-                               code="invalid_transition")
+            raise Conflict("the payment run changed at the same time; try again",
+                           code="concurrent_change")
     return await get_run(principal, run_id)
 
 
@@ -247,3 +264,85 @@ async def clawback(principal: Principal, claim_id: UUID, reason: str) -> None:
                                      at.date(), paid=row["status"] == "paid",
                                      reverses=accrual_id, reason=reason)])
         await lifecycle.move(claim["contract"], [row], "claw_back", reason, principal, at)
+
+
+# Reading runs across contracts, their lines and their journal entries (the web UI) ---------
+
+
+class CommissionerLegs(msgspec.Struct, frozen=True, kw_only=True):
+    """One commissioner's part of a run's claims in the journal: accrued → payable when the
+    claims were approved, payable → paid when the run is paid (each claim split by its own
+    accrual, as `pay_run` books it)."""
+
+    organisation_id: UUID
+    amount: Money
+
+
+class RunJournal(msgspec.Struct, frozen=True, kw_only=True):
+    """The payment entries a run books, one per claim (`pay:<claim>`), summed per
+    commissioner; `posted` once the run is paid. `unaccrued`: claims without an accrual,
+    which paying would refuse (`not_accrued`)."""
+
+    entries: int
+    posted: bool
+    commissioners: list[CommissionerLegs]
+    unaccrued: int = 0
+
+
+async def list_runs_of(queue: WorkQueue, status: str | None = None,
+                       cursor: UUID | None = None, limit: int = 50, count: bool = False
+                       ) -> CountedPage[PaymentRunOut]:
+    """The payment runs of the contracts of a work queue (`queries.work_queue`), newest
+    first, without their shares (`get_run` has them)."""
+    if queue.empty:
+        return CountedPage(items=[], total=0 if count else None)
+    where = queue.where(PaymentRun.contract)
+    if status:
+        where = PaymentRun.status == status if where is None else where & (
+            PaymentRun.status == status)
+    query = PaymentRun.count()
+    total = (await (query.where(where) if where is not None else query)) if count else None
+    if cursor:
+        where = PaymentRun.id < cursor if where is None else where & (PaymentRun.id < cursor)
+    query = PaymentRun.select().order_by(PaymentRun.id, ascending=False).limit(limit + 1)
+    rows = await (query.where(where) if where is not None else query)
+    more = len(rows) > limit
+    items = [_out(r) for r in rows[:limit]]
+    return CountedPage(items=items, next_cursor=str(items[-1].id) if more else None,
+                       total=total)
+
+
+async def run_lines(principal: Principal, run_id: UUID, cursor: UUID | None = None,
+                    limit: int = 100) -> CountedPage[ClaimOut]:
+    """The claims a run pays, as claims, by id; a partner's own only."""
+    run = await contracts.row_of_contract(principal, PaymentRun, run_id,
+                                          "payment_run_not_found")
+    contract, scope = await contracts.scope_of(principal, run["contract"])
+    where = (Claim.id.is_in(PaymentRunLine.select(PaymentRunLine.claim).where(
+        PaymentRunLine.run == run_id))) & queries.claims_of(contract, scope)
+    if cursor:
+        where &= Claim.id > cursor
+    rows = await Claim.select(*queries.CLAIM_COLUMNS).where(where).order_by(Claim.id).limit(
+        limit + 1)
+    more = len(rows) > limit
+    items = [queries.claim_out(r) for r in rows[:limit]]
+    return CountedPage(items=items, next_cursor=str(items[-1].id) if more else None,
+                       total=run["claims"])
+
+
+async def run_journal(principal: Principal, run_id: UUID) -> RunJournal:
+    """What paying the run posts (or, once paid, posted), from its claims' accruals."""
+    run = await contracts.row_of_contract(principal, PaymentRun, run_id,
+                                          "payment_run_not_found")
+    claims = [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
+        PaymentRunLine.run == run_id)]
+    parts = await accrual_parts(claims)
+    per: dict[UUID, int] = {}
+    for claim in claims:
+        for org, amount in parts.get(claim, (None, []))[1]:
+            per[org] = per.get(org, 0) + amount
+    return RunJournal(entries=len(claims), posted=run["status"] == "paid",
+                      commissioners=[CommissionerLegs(organisation_id=org, amount=Money(
+                          amount=amount, currency=run["currency"]))
+                          for org, amount in sorted(per.items(), key=lambda p: -p[1])],
+                      unaccrued=sum(1 for c in claims if c not in parts))

@@ -15,12 +15,16 @@ import datetime as dt
 from uuid import UUID
 
 import msgspec
+from piccolo.query import WhereRaw
+from piccolo.query.functions.aggregate import Sum
 
 from contracts import service as contracts
-from contracts.errors import NotFound
+from contracts.errors import Forbidden, NotFound
 from contracts.identity import Principal
 from contracts.money import Money
 from contracts.schemas import CountedPage
+from contracts.tables import Contract, ContractParty, ContractVersion
+from ledger.tables import Posting
 from outcomes.schemas import (
     BatchDetail,
     BatchOut,
@@ -32,7 +36,7 @@ from outcomes.schemas import (
     ParticipantOut,
     StoredBatchReport,
 )
-from outcomes.tables import Claim, ClaimEvent, IntakeBatch, Participant
+from outcomes.tables import Claim, ClaimEvent, IntakeBatch, Participant, PaymentRun
 
 _stored_report = msgspec.json.Decoder(StoredBatchReport)
 
@@ -217,3 +221,243 @@ async def get_batch(principal: Principal, contract_id: UUID, batch_id: UUID) -> 
     if row is None:
         raise NotFound("no such batch", code="batch_not_found")
     return decode_report(row["report"])
+
+
+# Participants with their outcomes (the web UI's participants page) ---------------------------
+
+
+class ParticipantOutcomes(ParticipantOut, kw_only=True):
+    """A participant with how its claims stand: how many, by status and by metric."""
+
+    claims: int = 0
+    statuses: dict[str, int] = {}
+    metrics: dict[str, int] = {}
+
+
+async def list_participant_outcomes(principal: Principal, contract_id: UUID, *,
+                                    pseudonym: str | None = None, cursor: UUID | None = None,
+                                    limit: int = 50, count: bool = False
+                                    ) -> CountedPage[ParticipantOutcomes]:
+    """`list_participants` with each participant's claims counted by status and metric;
+    given `pseudonym`, that participant alone. Scoped as every list here."""
+    from piccolo.query.functions.aggregate import Count
+
+    contract, scope = await contracts.scope_of(principal, contract_id)
+    where = participants_of(contract, scope)
+    if pseudonym:
+        where &= Participant.pseudonym == pseudonym
+    total = await Participant.count().where(where) if count else None
+    if cursor:
+        where &= Participant.id > cursor
+    rows = await Participant.select().where(where).order_by(Participant.id).limit(limit + 1)
+    ids = [r["id"] for r in rows[:limit]]
+    tallies: dict[UUID, dict[str, dict[str, int]]] = {}
+    if ids:
+        for c in await Claim.select(Claim.participant, Claim.status, Claim.metric_code,
+                                    Count(alias="n")).where(
+                Claim.participant.is_in(ids)).group_by(
+                Claim.participant, Claim.status, Claim.metric_code):
+            t = tallies.setdefault(c["participant"], {"statuses": {}, "metrics": {}})
+            n = int(c["n"])
+            t["statuses"][c["status"]] = t["statuses"].get(c["status"], 0) + n
+            t["metrics"][c["metric_code"]] = t["metrics"].get(c["metric_code"], 0) + n
+    items = []
+    for r in rows:
+        t = tallies.get(r["id"], {"statuses": {}, "metrics": {}})
+        items.append(ParticipantOutcomes(
+            id=r["id"], pseudonym=r["pseudonym"], enrolled_on=r["enrolled_on"],
+            age_band=r["age_band"], area=r["area"], cohort=r["cohort"],
+            claims=sum(t["statuses"].values()), statuses=t["statuses"],
+            metrics=t["metrics"]))
+    return _page(items, limit, total)
+
+
+# The commissioner's work queue -------------------------------------------------------------
+# What needs a commissioner now, across the contracts it commissions (an administrator's:
+# every contract): sampled claims to verify, claims ready to approve (verified, or passed
+# over by a draw), draft payment runs, recent batches with many rejections, and contracts
+# near their cap or their claims deadline.
+
+NEAR_CAP_BP = 9_000
+NEAR_DEADLINE_DAYS = 30
+RECENT_BATCH_DAYS = 30
+# A batch needs a look when more than one row in REJECTED_ONE_IN was rejected (20 %).
+REJECTED_ONE_IN = 5
+QUEUE_TABS = ("verify", "approve", "runs", "batches", "contracts")
+
+
+class QueueContract(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    reference: str
+    title: str
+    status: str
+    currency: str
+    version: int
+
+
+class WorkQueue(msgspec.Struct, frozen=True, kw_only=True):
+    """The contracts whose work is the caller's; `everything` for an administrator."""
+
+    contracts: dict[UUID, QueueContract]
+    everything: bool
+
+    def where(self, column):
+        """The condition on `column` (a contract id column) for these contracts; None for
+        every contract."""
+        return None if self.everything else column.is_in(list(self.contracts))
+
+    @property
+    def empty(self) -> bool:
+        return not self.everything and not self.contracts
+
+
+class ContractAttention(msgspec.Struct, frozen=True, kw_only=True):
+    """A contract near its cap (accrued ≥ 90 % of it) or its claims deadline (30 days)."""
+
+    contract: QueueContract
+    cap: Money
+    accrued: Money
+    accrued_share: float
+    claims_deadline: dt.date
+    days_left: int
+    near_cap: bool
+    near_deadline: bool
+
+
+async def work_queue(principal: Principal) -> WorkQueue:
+    """The caller's work queue: a commissioner's contracts, an administrator's all. Anyone
+    else has none (403)."""
+    if not principal.is_admin and principal.role != "commissioner":
+        raise Forbidden("the work queue is for commissioners", code="commissioner_only")
+    query = Contract.select(Contract.id, Contract.reference, Contract.title, Contract.status,
+                            Contract.currency, Contract.version).order_by(Contract.id)
+    if not principal.is_admin:
+        query = query.where(Contract.id.is_in(ContractParty.select(ContractParty.contract).where(
+            (ContractParty.organisation == principal.organisation_id)
+            & (ContractParty.role == "commissioner"))))
+    return WorkQueue(contracts={r["id"]: QueueContract(**r) for r in await query},
+                     everything=principal.is_admin)
+
+
+def _scoped(queue: WorkQueue, column, where):
+    scope = queue.where(column)
+    return where if scope is None else scope & where
+
+
+def _waiting(tab: str):
+    if tab == "verify":
+        return Claim.status == "sampled"
+    # Ready to approve: verified, or through a draw that did not select it.
+    return (Claim.status == "verified") | ((Claim.status == "accepted")
+                                           & Claim.sample.is_not_null())
+
+
+def _troubled_batches(queue: WorkQueue, today: dt.date):
+    since = dt.datetime.combine(today - dt.timedelta(days=RECENT_BATCH_DAYS), dt.time(),
+                                tzinfo=dt.UTC)
+    return _scoped(queue, IntakeBatch.contract, (IntakeBatch.received_at >= since) & WhereRaw(
+        f"(intake_batch.rows - intake_batch.accepted) * {REJECTED_ONE_IN} > intake_batch.rows"))
+
+
+async def queue_counts(queue: WorkQueue, today: dt.date) -> dict[str, int]:
+    """How many items each tab of the queue has."""
+    if queue.empty:
+        return dict.fromkeys(QUEUE_TABS, 0)
+    counts = {tab: await Claim.count().where(_scoped(queue, Claim.contract, _waiting(tab)))
+              for tab in ("verify", "approve")}
+    counts["runs"] = await PaymentRun.count().where(
+        _scoped(queue, PaymentRun.contract, PaymentRun.status == "draft"))
+    counts["batches"] = await IntakeBatch.count().where(_troubled_batches(queue, today))
+    counts["contracts"] = len(await contracts_needing_attention(queue, today))
+    return counts
+
+
+async def queue_claims(queue: WorkQueue, tab: str, cursor: UUID | None = None,
+                       limit: int = 50) -> CountedPage[ClaimOut]:
+    """The claims waiting in the tab `tab` ("verify" or "approve"), oldest first."""
+    if queue.empty:
+        return CountedPage(items=[], total=0)
+    where = _scoped(queue, Claim.contract, _waiting(tab))
+    if cursor:
+        where &= Claim.id > cursor
+    rows = await Claim.select(*CLAIM_COLUMNS).where(where).order_by(Claim.id).limit(limit + 1)
+    return _page([claim_out(r) for r in rows], limit, None)
+
+
+async def queue_batches(queue: WorkQueue, today: dt.date, cursor: UUID | None = None,
+                        limit: int = 50) -> CountedPage[BatchOut]:
+    """Batches of the last 30 days with more than a fifth of their rows rejected, newest
+    first."""
+    if queue.empty:
+        return CountedPage(items=[], total=0)
+    where = _troubled_batches(queue, today)
+    if cursor:
+        where &= IntakeBatch.id < cursor
+    rows = await IntakeBatch.select(*BATCH_COLUMNS).where(where).order_by(
+        IntakeBatch.id, ascending=False).limit(limit + 1)
+    return _page([batch_out(r) for r in rows], limit, None)
+
+
+async def contracts_needing_attention(queue: WorkQueue, today: dt.date
+                                      ) -> list[ContractAttention]:
+    """The active or suspended contracts that have accrued 90 % of their cap or more, or
+    whose claims deadline is within 30 days (and not past), by id."""
+    live = {cid: c for cid, c in queue.contracts.items() if c.status in ("active", "suspended")}
+    if queue.everything:
+        live = {r["id"]: QueueContract(**r) for r in await Contract.select(
+            Contract.id, Contract.reference, Contract.title, Contract.status,
+            Contract.currency, Contract.version).where(
+            Contract.status.is_in(["active", "suspended"])).order_by(Contract.id)}
+    if not live:
+        return []
+    ids = list(live)
+    terms = {r["contract"]: r["terms"] for r in await ContractVersion.select(
+        ContractVersion.contract, ContractVersion.version, ContractVersion.terms).where(
+        ContractVersion.contract.is_in(ids)) if r["version"] == live[r["contract"]].version}
+    accrued = {(r["contract"], r["currency"]): int(r["total"] or 0)
+               for r in await Posting.select(
+                   Posting.account.contract.as_alias("contract"), Posting.currency,
+                   Sum(Posting.amount, alias="total")).where(
+                   (Posting.account.code == "accrued") & Posting.account.contract.is_in(ids)
+               ).group_by(Posting.account.contract, Posting.currency)}
+    out = []
+    for cid, c in live.items():
+        t = contracts.decode_terms(terms[cid])
+        amount = accrued.get((cid, c.currency), 0)
+        share = amount / t.cap.amount if t.cap.amount else 0.0
+        days_left = (t.claims_deadline - today).days
+        near_cap = amount * 10_000 >= NEAR_CAP_BP * t.cap.amount > 0
+        near_deadline = 0 <= days_left <= NEAR_DEADLINE_DAYS
+        if near_cap or near_deadline:
+            out.append(ContractAttention(
+                contract=c, cap=Money(amount=t.cap.amount, currency=c.currency),
+                accrued=Money(amount=amount, currency=c.currency), accrued_share=share,
+                claims_deadline=t.claims_deadline, days_left=days_left, near_cap=near_cap,
+                near_deadline=near_deadline))
+    return out
+
+
+async def queue_claims_by_id(queue: WorkQueue, ids: list[UUID]) -> list[ClaimOut]:
+    """Those of the claims `ids` that are on the queue's contracts (a bulk action's
+    selection), in the order given; the others are left out."""
+    if queue.empty or not ids:
+        return []
+    found: dict[UUID, ClaimOut] = {}
+    for i in range(0, len(ids), 1_000):
+        where = _scoped(queue, Claim.contract, Claim.id.is_in(ids[i:i + 1_000]))
+        for r in await Claim.select(*CLAIM_COLUMNS).where(where):
+            found[r["id"]] = claim_out(r)
+    return [found[i] for i in ids if i in found]
+
+
+async def find_participant(principal: Principal, contract_id: UUID, pseudonym: str
+                           ) -> ParticipantOut | None:
+    """The participant enrolled on the contract under `pseudonym`, if the caller may see
+    it."""
+    contract, scope = await contracts.scope_of(principal, contract_id)
+    r = await Participant.select().where(participants_of(contract, scope)
+                                         & (Participant.pseudonym == pseudonym)).first()
+    return None if r is None else ParticipantOut(
+        id=r["id"], pseudonym=r["pseudonym"], enrolled_on=r["enrolled_on"],
+        age_band=r["age_band"], area=r["area"], cohort=r["cohort"])
+

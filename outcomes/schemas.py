@@ -173,6 +173,9 @@ class PaymentRunOut(Output, kw_only=True):
     created_by: str
     approved_at: dt.datetime | None = None
     approved_by: str | None = None
+    # Approved by the person who drafted it, as the organisation's setting
+    # `single_approver` allows; otherwise a second person approved it (maker-checker).
+    approved_alone: bool = False
     paid_at: dt.datetime | None = None
     paid_by: str | None = None
     # Per provider: the lead alone, or the lead and its partners (outcomes.payments).

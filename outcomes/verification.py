@@ -23,6 +23,7 @@ from ledger import entries
 from ledger.balances import account_balances
 from ledger.posting import post
 from outcomes import lifecycle, sampling
+from outcomes.queries import claims_of
 from outcomes.rules import (
     LIST_CAP_FIELDS,
     Adding,
@@ -32,7 +33,7 @@ from outcomes.rules import (
     cap_problems,
 )
 from outcomes.schemas import ApprovalOut, SampleOut
-from outcomes.tables import Claim, SampleDraw
+from outcomes.tables import Claim, ClaimEvent, SampleDraw
 
 CHUNK = 1000
 
@@ -66,13 +67,38 @@ async def draw_sample(principal: Principal, contract_id: UUID, seed: str | None)
 
 
 async def list_samples(principal: Principal, contract_id: UUID) -> list[SampleOut]:
-    await contracts.relation(principal, contract_id)
+    """The contract's verification draws, oldest first, for any of its parties. A partner
+    of a partnership (`contracts.service.provider_scope`) gets each draw's population and
+    selection counted over the claims of its own participants, as the claim lists count
+    them: another partner's claims are neither listed nor counted. No claim ids are
+    listed (the draw's answer names them once, to the commissioner who drew it)."""
+    contract, scope = await contracts.scope_of(principal, contract_id)
     rows = await SampleDraw.select().where(SampleDraw.contract == contract_id).order_by(
         SampleDraw.drawn_at)
+    counts = {r["id"]: (r["population"], r["selected"]) for r in rows}
+    if scope is not None:
+        counts = await _own_counts(contract, scope)
     return [SampleOut(id=r["id"], contract_id=contract_id, seed=r["seed"],
-                      rate_bp=r["rate_bp"], population=r["population"],
-                      selected=r["selected"], drawn_at=r["drawn_at"], drawn_by=r["drawn_by"])
+                      rate_bp=r["rate_bp"], population=counts.get(r["id"], (0, 0))[0],
+                      selected=counts.get(r["id"], (0, 0))[1], drawn_at=r["drawn_at"],
+                      drawn_by=r["drawn_by"])
             for r in rows]
+
+
+async def _own_counts(contract: dict, scope: UUID) -> dict[UUID, tuple[int, int]]:
+    """Per draw: how many of the claims visible in `scope` were in its population (a
+    draw marks each claim of its population) and how many of those it selected (each
+    selected claim has a `sampled` event)."""
+    own = await Claim.select(Claim.id, Claim.sample).where(
+        claims_of(contract, scope) & Claim.sample.is_not_null())
+    selected = {r["claim"] for r in await ClaimEvent.select(ClaimEvent.claim).where(
+        (ClaimEvent.claim.contract == contract["id"]) & (ClaimEvent.to_status == "sampled"))}
+    counts: dict[UUID, list[int]] = {}
+    for r in own:
+        n = counts.setdefault(r["sample"], [0, 0])
+        n[0] += 1
+        n[1] += r["id"] in selected
+    return {draw: (a, b) for draw, (a, b) in counts.items()}
 
 
 async def decide(principal: Principal, claim_id: UUID,

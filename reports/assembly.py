@@ -15,6 +15,15 @@ The full claim list and the period's journal entries are not printed: they trave
 attachments (CSV for spreadsheets, JSON for programs), so that the body stays a few pages
 however large the contract is. The attachments carry every column the body's totals are
 computed from, so an auditor can recompute each figure.
+
+A partner of a partnership gets its part (`scope`, from `contracts.service.provider_scope`):
+the claims of the participants it enrolled, the rejected rows of the batches it sent, the
+verification draws and the monthly chart counted over those claims. The journal is the
+contract's and stays whole: its reconciliation, balances, proof and attached entries hold
+money, accounts and claim ids, never a pseudonym. The claims-to-payments check then sets the
+partner's claims beside the journal entries booked for those claims (each keyed
+`accrue:`, `pay:` or `clawback:` and the claim's id), so that it agrees for what is shown,
+and names the whole contract's journal figure beside it (`contract_journal`).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from contracts.service import current_terms
 from contracts.tables import Contract, Organisation
 from ledger.balances import ContractBalance, account_balances, contract_balance
 from ledger.tables import Checkpoint, JournalEntry, Posting
+from outcomes.queries import claims_of
 from outcomes.tables import Claim, ClaimEvent, IntakeBatch, PaymentRunLine, SampleDraw
 from reports.attachments import STEPS, Attachment, claim_files, journal_files, rejection_file
 
@@ -131,6 +141,10 @@ class Statement(msgspec.Struct, kw_only=True):
     monthly: list[tuple[str, int, int]]  # YYYY-MM, outcomes approved, amount paid
     proof: JournalProof
     attachments: list[Attachment] = []
+    # The partner whose part this is (its claims, batches and draws counted over its
+    # claims; the journal whole), and, for each of `checks`, the whole contract's journal.
+    scope: Party | None = None
+    contract_journal: list[int] = []
 
 
 def _bounds(period_from: dt.date, period_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -145,7 +159,9 @@ def _utc(series: pd.Series) -> pd.Series:
 
 
 async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, *,
-                   attachments: bool = True) -> Statement:
+                   attachments: bool = True, scope: UUID | None = None) -> Statement:
+    """The statement of `contract_id` for the period; given a partner's `scope`, that
+    partner's part of it (see the module's docstring)."""
     contract = await Contract.select().where(Contract.id == contract_id).first()
     if contract is None:
         raise LookupError(f"no contract {contract_id}")
@@ -153,14 +169,15 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
     terms = await current_terms(contract_id, contract["version"])
     currency = contract["currency"]
     parties = await contract_parties(contract, terms)
+    partner = None if scope is None else await _partner(scope)
     metrics = {code: m.name for code, m in (await metrics_by_code(
         {line.metric_code for line in terms.rate_card})).items()}
 
-    claims = await _claims(contract_id, end)
+    claims = await _claims(contract, end, scope)
     in_period = _in_period(claims, start, end)
-    scope = claims[in_period].copy()
-    rejected = await _rejections(contract_id, start, end)
-    rows, totals = _metric_rows(scope, rejected, start, end, list(metrics))
+    shown = claims[in_period].copy()
+    rejected = await _rejections(contract, start, end, scope)
+    rows, totals = _metric_rows(shown, rejected, start, end, list(metrics))
     rejections = sorted(((m, code), n) for (m, code), n in Counter(
         (r[0], r[1]) for r in rejected).items())
 
@@ -168,10 +185,14 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
     closing = await contract_balance(contract_id, currency, period_to)
     reconciliation = await _reconciliation(contract_id, currency, period_from, period_to)
     moved = {r.account: r.movements for r in reconciliation}
-    checks = [("approved claims / accruals", totals.approved_amount, moved["accrued"]["accrual"]),
-              ("paid claims / payments", totals.paid_amount, moved["paid"]["payment"]),
-              ("reversed claims / clawbacks", totals.reversed_amount,
-               -moved["accrued"]["clawback"])]
+    journal = [moved["accrued"]["accrual"], moved["paid"]["payment"],
+               -moved["accrued"]["clawback"]]
+    own = None if scope is None else await _claim_entries(
+        contract_id, currency, claims["id"].tolist(), period_to)
+    booked = journal if own is None else _claim_journal(own, period_from)
+    checks = [("approved claims / accruals", totals.approved_amount, booked[0]),
+              ("paid claims / payments", totals.paid_amount, booked[1]),
+              ("reversed claims / clawbacks", totals.reversed_amount, booked[2])]
     statement = Statement(
         contract_id=contract_id, reference=contract["reference"], title=contract["title"],
         intervention=contract["intervention"], status=contract["status"], currency=currency,
@@ -182,15 +203,24 @@ async def assemble(contract_id: UUID, period_from: dt.date, period_to: dt.date, 
         rejections=[(m, code, n) for (m, code), n in rejections],
         opening=opening, closing=closing, reconciliation=reconciliation,
         checks=checks,
-        samples=await _samples(contract_id, claims, start, end),
-        monthly=await _monthly(contract_id, claims, period_to),
-        proof=await _proof(contract_id, period_from, period_to, end))
+        samples=await _samples(contract_id, claims, start, end, counted=scope is not None),
+        monthly=await _monthly(contract_id, claims, period_to, own),
+        proof=await _proof(contract_id, period_from, period_to, end),
+        scope=partner, contract_journal=[] if scope is None else journal)
+    if partner is not None:
+        statement.parties = [*parties, partner]
     if attachments:
         statement.attachments = [
-            *claim_files(scope, statement),
+            *claim_files(shown, statement),
             *(await journal_files(contract_id, period_from, period_to, statement)),
-            rejection_file(rejected)]
+            rejection_file(rejected, statement)]
     return statement
+
+
+async def _partner(org: UUID) -> Party:
+    o = await Organisation.select(Organisation.name, Organisation.identifier).where(
+        Organisation.id == org).first() or {"name": str(org), "identifier": ""}
+    return Party(role="partner", name=o["name"], identifier=o["identifier"])
 
 
 async def contract_parties(contract: dict, terms: ContractTerms) -> list[Party]:
@@ -208,14 +238,17 @@ async def contract_parties(contract: dict, terms: ContractTerms) -> list[Party]:
             *(party("auditor", a) for a in terms.auditor_ids)]
 
 
-async def _claims(contract_id: UUID, end: dt.datetime) -> pd.DataFrame:
-    """Every claim submitted before the period's end, with the date of each step of its
-    history up to that end (later steps are not yet known to this statement)."""
+async def _claims(contract: dict, end: dt.datetime, scope: UUID | None = None
+                  ) -> pd.DataFrame:
+    """Every claim submitted before the period's end (of the participants `scope`
+    enrolled, given one), with the date of each step of its history up to that end (later
+    steps are not yet known to this statement)."""
+    contract_id = contract["id"]
     rows = await Claim.select(
         Claim.id, Claim.client_ref, Claim.participant.pseudonym.as_alias("pseudonym"),
         Claim.line_code, Claim.metric_code, Claim.achieved_on, Claim.value, Claim.evidence_ref,
         Claim.amount, Claim.currency, Claim.submitted_at, Claim.sample, Claim.batch,
-    ).where((Claim.contract == contract_id) & (Claim.submitted_at < end)).output(
+    ).where(claims_of(contract, scope) & (Claim.submitted_at < end)).output(
         as_list=False)
     columns = ["id", "client_ref", "pseudonym", "line_code", "metric_code", "achieved_on",
                "value", "evidence_ref", "amount", "currency", "submitted_at", "sample", "batch"]
@@ -275,13 +308,16 @@ class _Report(msgspec.Struct):
 _report = msgspec.json.Decoder(_Report)
 
 
-async def _rejections(contract_id: UUID, start: dt.datetime, end: dt.datetime
-                      ) -> list[tuple[str, str, str, int, str]]:
+async def _rejections(contract: dict, start: dt.datetime, end: dt.datetime,
+                      scope: UUID | None = None) -> list[tuple[str, str, str, int, str]]:
     """(metric, first reason code, batch id, row, client ref) for each rejected row of the
-    claim batches received in the period."""
+    claim batches received in the period (that `scope` sent, given one)."""
     out = []
+    where = IntakeBatch.contract == contract["id"]
+    if scope is not None:
+        where &= IntakeBatch.organisation == scope
     batches = await IntakeBatch.select(IntakeBatch.id, IntakeBatch.report).where(
-        (IntakeBatch.contract == contract_id) & (IntakeBatch.kind == "claims")
+        where & (IntakeBatch.kind == "claims")
         & (IntakeBatch.received_at >= start) & (IntakeBatch.received_at < end)
         & (IntakeBatch.accepted < IntakeBatch.rows)).order_by(IntakeBatch.received_at)
     for b in batches:
@@ -352,37 +388,83 @@ async def _reconciliation(contract_id: UUID, currency: str, period_from: dt.date
 
 
 async def _samples(contract_id: UUID, claims: pd.DataFrame, start: dt.datetime,
-                   end: dt.datetime) -> list[SampleRow]:
+                   end: dt.datetime, *, counted: bool = False) -> list[SampleRow]:
+    """The draws of the period. `counted`: each draw's population and selection are
+    counted over `claims` (a partner's) rather than taken from the draw, which counts the
+    whole contract's."""
     draws = await SampleDraw.select().where(
         (SampleDraw.contract == contract_id) & (SampleDraw.drawn_at >= start)
         & (SampleDraw.drawn_at < end)).order_by(SampleDraw.drawn_at)
     out = []
     for d in draws:
-        chosen = claims[(claims["sample"] == d["id"]) & claims["sampled_at"].notna()]
+        drawn = claims[claims["sample"] == d["id"]]
+        chosen = drawn[drawn["sampled_at"].notna()]
         verified = int(chosen["verified_at"].notna().sum())
         disputed = int(chosen["disputed_at"].notna().sum())
+        population, selected = ((len(drawn), len(chosen)) if counted
+                                else (d["population"], d["selected"]))
         out.append(SampleRow(id=d["id"], drawn_at=d["drawn_at"], drawn_by=d["drawn_by"],
-                             seed=d["seed"], rate_bp=d["rate_bp"], population=d["population"],
-                             selected=d["selected"], verified=verified, disputed=disputed,
-                             pending=max(0, d["selected"] - verified - disputed)))
+                             seed=d["seed"], rate_bp=d["rate_bp"], population=population,
+                             selected=selected, verified=verified, disputed=disputed,
+                             pending=max(0, selected - verified - disputed)))
     return out
 
 
-async def _monthly(contract_id: UUID, claims: pd.DataFrame, period_to: dt.date
-                   ) -> list[tuple[str, int, int]]:
+# The journal entries booked for a claim are keyed by these and its id (`ledger.entries`);
+# each check's journal figure is of an entry kind on an account, shown positive by its sign.
+CLAIM_KEYS = ("accrue", "pay", "clawback")
+CLAIM_CHECKS = (("accrual", "accrued", 1), ("payment", "paid", -1), ("clawback", "accrued", -1))
+CHUNK = 500
+
+
+async def _claim_entries(contract_id: UUID, currency: str, claim_ids: list, period_to: dt.date
+                         ) -> pd.DataFrame:
+    """The postings to `accrued` and `paid` of the journal entries booked for `claim_ids`
+    (accrual, payment and clawback, found by their idempotency keys), effective by the
+    period's end: kind, account code, effective date and amount."""
+    keys = [f"{prefix}:{c}" for c in claim_ids for prefix in CLAIM_KEYS]
+    rows: list[dict] = []
+    for i in range(0, len(keys), CHUNK):
+        rows += await Posting.select(
+            Posting.entry.kind.as_alias("kind"), Posting.account.code.as_alias("code"),
+            Posting.entry.effective_on.as_alias("on"), Posting.amount).where(
+            (Posting.account.contract == contract_id) & (Posting.currency == currency)
+            & Posting.account.code.is_in(["accrued", "paid"])
+            & (Posting.entry.effective_on <= period_to)
+            & Posting.entry.idempotency_key.is_in(keys[i:i + CHUNK]))
+    frame = pd.DataFrame.from_records(rows, columns=["kind", "code", "on", "amount"])
+    frame["on"] = frame["on"].map(lambda v: v if isinstance(v, dt.date)
+                                  else dt.date.fromisoformat(v))
+    return frame
+
+
+def _claim_journal(entries: pd.DataFrame, period_from: dt.date) -> list[int]:
+    """Each check's journal figure over `entries` (`_claim_entries`) effective in the
+    period, signed as the contract's are."""
+    moved = entries[entries["on"] >= period_from]
+    return [sign * int(moved[(moved["kind"] == kind) & (moved["code"] == code)]["amount"].sum())
+            for kind, code, sign in CLAIM_CHECKS]
+
+
+async def _monthly(contract_id: UUID, claims: pd.DataFrame, period_to: dt.date,
+                   own: pd.DataFrame | None = None) -> list[tuple[str, int, int]]:
     """Per month up to the period's end: outcomes approved (by the month they were
-    achieved) and money paid (by the payment's effective month)."""
+    achieved) and money paid (by the payment's effective month): the contract's, or, given
+    `own` (`_claim_entries` of a partner's claims), that paid for `claims`."""
     approved = claims[claims["approved_at"].notna()]
     outcomes = Counter(pd.to_datetime(approved["achieved_on"]).dt.strftime("%Y-%m")) if len(
         approved) else Counter()
-    paid_rows = await Posting.select(Posting.entry.effective_on.as_alias("on"),
-                                     Posting.amount).where(
-        (Posting.account.contract == contract_id) & (Posting.account.code == "paid")
-        & (Posting.entry.effective_on <= period_to))
+    if own is None:
+        paid_rows = await Posting.select(Posting.entry.effective_on.as_alias("on"),
+                                         Posting.amount).where(
+            (Posting.account.contract == contract_id) & (Posting.account.code == "paid")
+            & (Posting.entry.effective_on <= period_to))
+    else:
+        paid_rows = own[own["code"] == "paid"].to_dict("records")
     paid: Counter[str] = Counter()
     for r in paid_rows:
         on = r["on"] if isinstance(r["on"], dt.date) else dt.date.fromisoformat(r["on"])
-        paid[on.strftime("%Y-%m")] -= r["amount"]
+        paid[on.strftime("%Y-%m")] -= int(r["amount"])
     months = sorted(set(outcomes) | set(paid))
     if not months:
         return []

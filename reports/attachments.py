@@ -1,6 +1,11 @@
 """The files attached to a statement: the claims (CSV and JSON), the journal entries of the
 period with every field the hash covers (CSV and JSON), and the rejected rows. Every CSV cell a
-spreadsheet would run as a formula is neutralised."""
+spreadsheet would run as a formula is neutralised.
+
+A partner's statement attaches the claims of its own participants and the rejected rows of
+the batches it sent; the journal is the contract's, whole (its entries carry claim ids in
+their keys and memos, never a pseudonym; a reason a person typed stays in the entry's note,
+which is not attached)."""
 
 
 from __future__ import annotations
@@ -82,11 +87,13 @@ def claim_files(scope: pd.DataFrame, statement: Statement) -> list[Attachment]:
         "period": {"from": statement.period_from.isoformat(),
                    "to": statement.period_to.isoformat()},
         "columns": CLAIM_COLUMNS, "claims": frame.to_numpy().tolist()}
+    whose = ("" if statement.scope is None
+             else f" of the participants {statement.scope.name} enrolled")
     return [
         Attachment(name="claims.csv", media_type="text/csv", data=csv, rows=len(frame),
-                   description="Every claim received or moved in the period, one row each; "
-                               "amounts in minor units; *_on columns are the UTC date of "
-                               "each step"),
+                   description=f"Every claim{whose} received or moved in the period, one row "
+                               "each; amounts in minor units; *_on columns are the UTC date "
+                               "of each step"),
         Attachment(name="claims.json", media_type="application/json",
                    data=msgspec.json.encode(document), rows=len(frame),
                    description="The same claims as JSON: columns and rows")]
@@ -169,10 +176,12 @@ def _posting_facts(p: dict, accounts: dict) -> list:
             p["currency"], p["amount"]]
 
 
-def rejection_file(rejected: list) -> Attachment:
+def rejection_file(rejected: list, statement: Statement | None = None) -> Attachment:
     data = safe_csv(pd.DataFrame.from_records(
         rejected, columns=["metric_code", "reason", "batch", "row", "client_ref"]))
+    whose = ("" if statement is None or statement.scope is None
+             else f" that {statement.scope.name} sent")
     return Attachment(name="rejections.csv", media_type="text/csv",
                       data=data, rows=len(rejected),
-                      description="Rows of the period's claim batches that were rejected, "
-                                  "with the first reason code")
+                      description=f"Rows of the period's claim batches{whose} that were "
+                                  "rejected, with the first reason code")

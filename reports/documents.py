@@ -3,10 +3,11 @@ reports.
 
 A statement is for the contract's parties (and administrators), for a period that
 `reports.rules.statement_period` allows; a remittance for the parties of a paid payment
-run's contract; a contract's effect report for its parties, a portfolio's for the
-commissioner whose portfolio it is (administrators name one). All are rendered by
-`reports.pool` in worker processes, their money in the language asked for or the
-contract's (`reports.formats`).
+run's contract (a partner of a partnership gets its part of both: the claims and batches
+of its own participants, `contracts.service.provider_scope`); a contract's effect report
+for its parties, a portfolio's for the commissioner whose portfolio it is (administrators
+name one). All are rendered by `reports.pool` in worker processes, their money in the
+language asked for or the contract's (`reports.formats`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from contracts import service as contracts
 from contracts.errors import Conflict, Forbidden, Invalid, Problem
 from contracts.identity import Principal
 from contracts.schemas import ContractTerms
-from contracts.tables import Contract
 from core.clock import now
 from core.database import engine_url, piccolo_conf_engine
 from outcomes import payments
@@ -34,25 +34,28 @@ def statement_period(terms: ContractTerms, period_from: dt.date | None,
 
 async def statement(principal: Principal, contract_id: UUID, period_from: dt.date | None,
                     period_to: dt.date | None, lang: str | None = None) -> tuple[bytes, str]:
-    """The statement's PDF and its file name."""
-    row, _ = await contracts.relation(principal, contract_id)
+    """The statement's PDF and its file name. A partner of a partnership gets its part:
+    the claims and batches of the participants it enrolled, beside the contract's whole
+    journal (`reports.assembly.assemble`'s `scope`)."""
+    row, scope = await contracts.scope_of(principal, contract_id)
     terms = await contracts.current_terms(contract_id, row["version"])
     start, end = statement_period(terms, period_from, period_to)
     body = await pool.run(pool.statement_job, engine_url(piccolo_conf_engine()), contract_id,
-                          start, end, lang=lang)
+                          start, end, lang=lang, scope=scope)
     return body, f"statement-{row['reference']}-{start}-{end}.pdf"
 
 
 async def remittance(principal: Principal, run_id: UUID, lang: str | None = None
                      ) -> tuple[bytes, str]:
-    """The remittance's PDF and its file name; a run has one once it is paid."""
+    """The remittance's PDF and its file name; a run has one once it is paid. A partner of
+    a partnership gets the run's claims of its own participants, beside the run's totals
+    and what each provider is owed (`reports.remittance.remittance`'s `scope`)."""
     run = await payments.get_run(principal, run_id)
     if run.status != "paid":
         raise Conflict("a remittance is made once the run is paid", code="run_not_paid")
-    row = await Contract.select(Contract.reference).where(
-        Contract.id == run.contract_id).first()
+    row, scope = await contracts.scope_of(principal, run.contract_id)
     body = await pool.run(pool.remittance_job, engine_url(piccolo_conf_engine()), run_id,
-                          lang=lang)
+                          lang=lang, scope=scope)
     return body, f"remittance-{row['reference']}-{run_id}.pdf"
 
 

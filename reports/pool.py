@@ -111,10 +111,11 @@ def _bind(url: str) -> None:
 
 
 def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: dt.date,
-                  timings: dict[str, float] | None = None, *, lang: str | None = None
-                  ) -> bytes:
+                  timings: dict[str, float] | None = None, *, lang: str | None = None,
+                  scope: UUID | None = None) -> bytes:
     """In a worker (or in-process for the command line): read and render one statement,
-    its money in `lang` (by default the contract's, see `reports.formats`).
+    its money in `lang` (by default the contract's, see `reports.formats`); a partner's
+    part of it given its `scope` (`contracts.service.provider_scope`).
 
     The cyclic garbage collector is paused meanwhile: a large contract makes millions of
     short-lived rows that hold no cycles, and repeated collections over them cost more
@@ -126,7 +127,7 @@ def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: 
     gc.disable()
     try:
         t = time.perf_counter()
-        s = asyncio.run(assemble(contract_id, period_from, period_to))
+        s = asyncio.run(assemble(contract_id, period_from, period_to, scope=scope))
         t_assemble = time.perf_counter() - t
         stamps: dict[str, float] = {}
         body = statement_document(s, lang, stamps)
@@ -140,12 +141,15 @@ def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: 
         gc.collect()
 
 
-def remittance_job(url: str, run_id: UUID, *, lang: str | None = None) -> bytes:
+def remittance_job(url: str, run_id: UUID, *, lang: str | None = None,
+                   scope: UUID | None = None) -> bytes:
+    """In a worker: read and render one paid run's remittance; a partner's (the claims of
+    its own participants alone) given its `scope`."""
     from reports.remittance import remittance
     from reports.render import remittance_pdf
 
     _bind(url)
-    return remittance_pdf(asyncio.run(remittance(run_id)), lang)
+    return remittance_pdf(asyncio.run(remittance(run_id, scope=scope)), lang)
 
 
 def effect_job(url: str, principal, contract_id: UUID, as_of: dt.date, *,

@@ -41,6 +41,26 @@ _BY_COUNTRY = {"DK": "da", "NO": "nb"}
 current: ContextVar[str] = ContextVar("virker_language", default=DEFAULT)
 
 
+def N_(message: str) -> str:
+    """Mark a word for the catalogues that templates translate later (`_(status)`)."""
+    return message
+
+
+# Words that reach templates as values (statuses, roles, bands, kinds) and are translated
+# there: marked here so that `make messages` puts them in the catalogues.
+WORDS = (
+    N_("accepted"), N_("sampled"), N_("verified"), N_("disputed"), N_("approved"), N_("paid"),
+    N_("reversed"), N_("rejected"), N_("partial"), N_("draft"), N_("active"), N_("suspended"),
+    N_("closed"), N_("pending"), N_("applied"), N_("withdrawn"), N_("superseded"),
+    N_("commissioner"), N_("provider"), N_("auditor"), N_("admin"), N_("expand"),
+    N_("maintain"), N_("review"), N_("insufficient_evidence"), N_("accepted"),
+    N_("overridden"), N_("event"), N_("score_change"), N_("duration"), N_("outcome"),
+    N_("cohort"), N_("historical"), N_("comparison_group"), N_("national_statistic"),
+    N_("inside"), N_("above_95"), N_("above_998"), N_("below_95"), N_("below_998"),
+    N_("participants"), N_("claims"), N_("lead"), N_("partner"),
+)
+
+
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
@@ -73,7 +93,11 @@ def from_accept_language(header: str | None) -> str:
 def _(message: str, **values: Any) -> str:
     """Translate in Python code (flash messages, errors shown on a page)."""
     text = translations(current.get()).gettext(message)
-    return text % values if values else text
+    # As in templates (Jinja's new-style gettext), `%%` is a per cent sign.
+    try:
+        return text % values
+    except (TypeError, ValueError, KeyError):
+        return text
 
 
 def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:

@@ -45,18 +45,18 @@ class NavItem(msgspec.Struct, frozen=True):
 
 
 def navigation(role: str) -> list[NavItem]:
-    """The sections a role works in, most used first. Labels are translated in the layout."""
-    t = i18n._
+    """The sections a role works in, most used first, in the reader's language."""
+    _ = i18n._
     items = {
-        "commissioner": [NavItem("/queue", t("Work queue")), NavItem("/contracts", t("Contracts")),
-                         NavItem("/payments", t("Payment runs")),
-                         NavItem("/compare", t("Compare and advise")),
-                         NavItem("/contracts/new", t("New contract"))],
-        "provider": [NavItem("/provider", t("My contracts")),
-                     NavItem("/provider/keys", t("API keys"))],
-        "auditor": [NavItem("/audit", t("Audit"))],
-        "admin": [NavItem("/admin", t("Administration")), NavItem("/contracts", t("Contracts")),
-                  NavItem("/compare", t("Compare and advise"))],
+        "commissioner": [NavItem("/queue", _("Work queue")), NavItem("/contracts", _("Contracts")),
+                         NavItem("/payments", _("Payment runs")),
+                         NavItem("/compare", _("Compare and advise")),
+                         NavItem("/contracts/new", _("New contract"))],
+        "provider": [NavItem("/provider", _("My contracts")),
+                     NavItem("/provider/keys", _("API keys"))],
+        "auditor": [NavItem("/audit", _("Audit"))],
+        "admin": [NavItem("/admin", _("Administration")), NavItem("/contracts", _("Contracts")),
+                  NavItem("/compare", _("Compare and advise"))],
     }
     return items.get(role, [])
 

@@ -196,7 +196,7 @@ async def test_a_variation_cannot_take_effect_within_a_paid_period(api, world):
                        json={"period_from": "2024-01-01", "period_to": day(30)},
                        headers={**boss, "Idempotency-Key": "run-1"})
     run = r.json()["id"]
-    await api.post(f"/api/v1/payment-runs/{run}/approve", headers=boss)
+    await api.post(f"/api/v1/payment-runs/{run}/approve", headers=w.headers("co_commissioner"))
     r = await api.post(f"/api/v1/payment-runs/{run}/pay", headers=boss)
     assert r.json()["status"] == "paid"
 

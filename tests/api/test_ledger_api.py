@@ -45,8 +45,9 @@ async def test_a_commissioner_pays_through_the_api_and_everyone_sees_the_balance
     for who, expected in [("provider", 403), ("auditor", 403), ("other_commissioner", 404)]:
         r = await api.post(f"/api/v1/payment-runs/{run['id']}/approve", headers=w.headers(who))
         assert r.status_code == expected, who
+    # The co-commissioner checks what the commissioner's key drafted (maker-checker).
     assert (await api.post(f"/api/v1/payment-runs/{run['id']}/approve",
-                           headers=boss)).json()["status"] == "approved"
+                           headers=w.headers("co_commissioner"))).json()["status"] == "approved"
     paid = await api.post(f"/api/v1/payment-runs/{run['id']}/pay", headers=boss)
     assert paid.json()["status"] == "paid" and paid.json()["total"]["amount"] == 6_000_000
     r = await api.post(f"/api/v1/claims/{ids[0]}/clawback", json={"reason": "moved out"},

@@ -132,7 +132,7 @@ async def test_the_payment_run_says_what_each_provider_is_owed(api, world):
     assert run["shares"] == expected
     assert sum(s["amount"]["amount"] for s in run["shares"]) == run["total"]["amount"]
     assert (await api.post(f"/api/v1/payment-runs/{run['id']}/approve",
-                           headers=boss)).status_code == 200
+                           headers=w.headers("co_commissioner"))).status_code == 200
     r = await api.post(f"/api/v1/payment-runs/{run['id']}/pay", headers=boss)
     assert r.status_code == 200 and r.json()["shares"] == expected
     # A partner sees the partnership's figures, and the run's claims of its own.

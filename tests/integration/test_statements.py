@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pandas as pd
 import pikepdf
 from pypdf import PdfReader
@@ -55,7 +56,7 @@ async def busy_contract(w) -> tuple:
                                         evidence_ref="lease"), [])])
     run, _ = await payments.create_run(boss, cid, PaymentRunIn(
         period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)), None, "h")
-    await payments.approve_run(boss, run.id)
+    await payments.approve_run(msgspec.structs.replace(boss, label="test:checker"), run.id)
     await payments.pay_run(boss, run.id)
     await payments.clawback(boss, ids[0], "the tenancy ended after a week")
     return cid, ids, boss, run.id

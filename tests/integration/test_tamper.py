@@ -117,7 +117,7 @@ async def paid_books(db, tmp_path):
     cid, ids, boss = await approved_claims(w, 3)
     run, _ = await payments.create_run(boss, cid, PaymentRunIn(
         period_from=ENROLLED, period_to=dt.date(2030, 1, 1)), None, "h")
-    await payments.approve_run(boss, run.id)
+    await payments.approve_run(msgspec.structs.replace(boss, label="test:checker"), run.id)
     await payments.pay_run(boss, run.id)
     key = tmp_path / "auditor-kept.key"
     signed, report = await checkpoints.create(key, engine_dsn())
@@ -375,7 +375,7 @@ async def test_a_checkpoint_follows_every_paid_payment_run(db, tmp_path):
     cid, ids, boss = await approved_claims(w, 2)
     run, _ = await payments.create_run(boss, cid, PaymentRunIn(
         period_from=ENROLLED, period_to=dt.date(2030, 1, 1)), None, "h")
-    await payments.approve_run(boss, run.id)
+    await payments.approve_run(msgspec.structs.replace(boss, label="test:checker"), run.id)
     await payments.pay_run(boss, run.id)
     head = await JournalEntry.select().order_by(JournalEntry.seq, ascending=False).first()
     trusted = checkpoints.trusted_key(None)  # the configured signing key's public half

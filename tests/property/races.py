@@ -59,7 +59,7 @@ class Races:
         if r:
             return r[0]["id"]
         made, _ = await self._create_run(PERIOD_ENDS[-1], f"run-{next(self.refs)}", None)
-        await expect("approve run", payments.approve_run(self.boss, made.id))
+        await expect("approve run", payments.approve_run(self.checker, made.id))
         return made.id
 
     @precondition(lambda self: self.seen is not None and self.rested("race", 3)
