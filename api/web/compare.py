@@ -204,29 +204,29 @@ def changes(before: ContractTerms, after: ContractTerms) -> list[Change]:
     """The key changes of a drafted variation, for a reader: the cap and, per rate card
     line, the target, the maximum count, the maximum amount and the price; anything else
     that changed is named by its field."""
-    t = i18n._
+    _ = i18n._
     out = []
     if before.cap != after.cap:
-        out.append(Change(t("Cap"), _money(before.cap), _money(after.cap)))
+        out.append(Change(_("Cap"), _money(before.cap), _money(after.cap)))
     old = {line.code: line for line in before.rate_card}
     for line in after.rate_card:
         was = old.get(line.code)
         if was is None:
-            out.append(Change(t("Line %(code)s", code=line.code), t("not on the rate card"),
-                              t("added")))
+            out.append(Change(_("Line %(code)s", code=line.code), _("not on the rate card"),
+                              _("added")))
             continue
         for field, label, show in (
-                ("target", t("target"), _count), ("max_count", t("maximum count"), _count),
-                ("max_amount", t("maximum amount"), _money), ("price", t("price"), _money)):
+                ("target", _("target"), _count), ("max_count", _("maximum count"), _count),
+                ("max_amount", _("maximum amount"), _money), ("price", _("price"), _money)):
             a, b = getattr(was, field), getattr(line, field)
             if a != b:
-                out.append(Change(t("Line %(code)s: %(what)s", code=line.code, what=label),
+                out.append(Change(_("Line %(code)s: %(what)s", code=line.code, what=label),
                                   show(a), show(b)))
     named = {"cap", "rate_card"}
     b_dict, a_dict = msgspec.to_builtins(before), msgspec.to_builtins(after)
     for field in sorted(set(b_dict) | set(a_dict)):
         if field not in named and b_dict.get(field) != a_dict.get(field):
-            out.append(Change(field, t("changed"), t("changed")))
+            out.append(Change(field, _("changed"), _("changed")))
     return out
 
 

@@ -121,13 +121,13 @@ async def _overview(request: Request, contract_id: UUID, *, status_code: int = 2
 def _undefined(given: dict[str, str]):
     """Why a cost is not a number, in the reader's language, from the code the effect
     figures give (`effect.formulas.UNDEFINED`)."""
-    t = i18n._
-    said = {"no_outcomes": t("no outcomes achieved yet, so no cost per outcome"),
-            "no_baseline": t("the contract states no baseline, so no cost per additional "
+    _ = i18n._
+    said = {"no_outcomes": _("no outcomes achieved yet, so no cost per outcome"),
+            "no_baseline": _("the contract states no baseline, so no cost per additional "
                              "outcome"),
-            "no_uplift": t("no more outcomes than the baseline predicts, so no cost per "
+            "no_uplift": _("no more outcomes than the baseline predicts, so no cost per "
                            "additional outcome"),
-            "suppressed": t("hidden because it concerns fewer people than may be shown")}
+            "suppressed": _("hidden because it concerns fewer people than may be shown")}
 
     def why(code: str) -> str:
         return said.get(code) or given.get(code, code)
@@ -416,54 +416,54 @@ def diff_terms(before: ContractTerms, after: ContractTerms, currency: str, name
                ) -> list[Change]:
     """What changed from `before` to `after`, in words and the reader's formats; `name`
     gives an organisation's name."""
-    t = i18n._
+    _ = i18n._
     out: list[Change] = []
 
     def changed(what: str, old: str | None, new: str | None) -> None:
         if old != new:
             out.append(Change(what, old, new))
 
-    changed(t("Service period"), _period(before.service_period), _period(after.service_period))
-    changed(t("Enrolment period"), _period(before.enrolment_period),
+    changed(_("Service period"), _period(before.service_period), _period(after.service_period))
+    changed(_("Enrolment period"), _period(before.enrolment_period),
             _period(after.enrolment_period))
-    changed(t("Claims deadline"), i18n.date(before.claims_deadline),
+    changed(_("Claims deadline"), i18n.date(before.claims_deadline),
             i18n.date(after.claims_deadline))
-    changed(t("Cap"), _money_text(before.cap), _money_text(after.cap))
-    changed(t("Cap per participant"), _money_text(before.per_participant_cap),
+    changed(_("Cap"), _money_text(before.cap), _money_text(after.cap))
+    changed(_("Cap per participant"), _money_text(before.per_participant_cap),
             _money_text(after.per_participant_cap))
-    changed(t("Sampling rate"), _pct(before.sampling_rate_bp), _pct(after.sampling_rate_bp))
-    payment = {"by_claimant": t("each provider for its own claims"),
-               "by_split": t("by the agreed split")}
-    changed(t("Partners are paid"), payment.get(before.partner_payment),
+    changed(_("Sampling rate"), _pct(before.sampling_rate_bp), _pct(after.sampling_rate_bp))
+    payment = {"by_claimant": _("each provider for its own claims"),
+               "by_split": _("by the agreed split")}
+    changed(_("Partners are paid"), payment.get(before.partner_payment),
             payment.get(after.partner_payment))
     old = {c.organisation_id: c.share_bp for c in before.commissioners}
     new = {c.organisation_id: c.share_bp for c in after.commissioners}
     for org in dict.fromkeys([*old, *new]):
-        changed(t("Share of %(name)s", name=name(org)), _pct(old.get(org)), _pct(new.get(org)))
+        changed(_("Share of %(name)s", name=name(org)), _pct(old.get(org)), _pct(new.get(org)))
     for org in dict.fromkeys([*before.auditor_ids, *after.auditor_ids]):
-        changed(t("Auditor"), name(org) if org in before.auditor_ids else None,
+        changed(_("Auditor"), name(org) if org in before.auditor_ids else None,
                 name(org) if org in after.auditor_ids else None)
     old_p = {p.organisation_id: p for p in before.partners}
     new_p = {p.organisation_id: p for p in after.partners}
     for org in dict.fromkeys([*old_p, *new_p]):
         a, b = old_p.get(org), new_p.get(org)
         if a is None or b is None:
-            changed(t("Partner"), name(org) if a else None, name(org) if b else None)
+            changed(_("Partner"), name(org) if a else None, name(org) if b else None)
         else:
-            changed(t("Split of %(name)s", name=name(org)), _pct(a.split_bp), _pct(b.split_bp))
+            changed(_("Split of %(name)s", name=name(org)), _pct(a.split_bp), _pct(b.split_bp))
     old_l = {line.code: line for line in before.rate_card}
     new_l = {line.code: line for line in after.rate_card}
     fields = _line_fields()
     for code in dict.fromkeys([*old_l, *new_l]):
         a, b = old_l.get(code), new_l.get(code)
         if a is None or b is None:
-            changed(t("Line %(code)s", code=code), _line_summary(a) if a else None,
+            changed(_("Line %(code)s", code=code), _line_summary(a) if a else None,
                     _line_summary(b) if b else None)
             continue
         for field_name in RateCardLine.__struct_fields__:
             label, show = fields.get(field_name, (field_name, lambda v: None if v is None
                                                   else str(v)))
-            changed(t("Line %(code)s: %(what)s", code=code, what=label),
+            changed(_("Line %(code)s: %(what)s", code=code, what=label),
                     show(getattr(a, field_name)), show(getattr(b, field_name)))
     return out
 

@@ -40,14 +40,14 @@ RUN_STATUSES = ("draft", "approved", "paid")
 
 def _messages() -> dict[str, str]:
     """What a refusal on these pages says, in the reader's language, by its code."""
-    t = i18n._
+    _ = i18n._
     return {
-        "same_person": t("You drafted this payment run, so someone else must approve it: "
+        "same_person": _("You drafted this payment run, so someone else must approve it: "
                          "ask a colleague. (Your organisation has not allowed one person "
                          "alone to draft and approve.)"),
-        "nothing_to_pay": t("There are no approved, unpaid claims achieved in this period."),
-        "period_inverted": t("The period ends before it starts."),
-        "run_not_approved": t("Approve the payment run before paying it."),
+        "nothing_to_pay": _("There are no approved, unpaid claims achieved in this period."),
+        "period_inverted": _("The period ends before it starts."),
+        "run_not_approved": _("Approve the payment run before paying it."),
     }
 
 

@@ -60,38 +60,38 @@ async def home(request: Request, cursor: Annotated[str | None, QueryParameter()]
 
 def constraints(line: RateCardLine, names: dict[str, str]) -> list[str]:
     """A rate card line's rules, each as a reader would say it."""
-    t = i18n._
+    _ = i18n._
     out = []
     if line.window is not None:
         if line.window.anchor == "prerequisite":
-            out.append(t("achieved from day %(start)s to day %(end)s after the prerequisite",
+            out.append(_("achieved from day %(start)s to day %(end)s after the prerequisite",
                          start=line.window.start_day, end=line.window.end_day))
         else:
-            out.append(t("achieved from day %(start)s to day %(end)s after enrolment",
+            out.append(_("achieved from day %(start)s to day %(end)s after enrolment",
                          start=line.window.start_day, end=line.window.end_day))
     if line.prerequisite_metric:
-        out.append(t("needs %(metric)s first",
+        out.append(_("needs %(metric)s first",
                      metric=names.get(line.prerequisite_metric, line.prerequisite_metric)))
     if line.exclusivity_group:
-        out.append(t("one line of the group %(group)s per participant",
+        out.append(_("one line of the group %(group)s per participant",
                      group=line.exclusivity_group))
     if line.kind == "outcome":
         out.append(i18n.ngettext("at most %(num)s claim per participant",
                                  "at most %(num)s claims per participant",
                                  line.max_claims_per_participant))
     if line.max_count is not None:
-        out.append(t("at most %(n)s outcomes paid in all", n=i18n.number(line.max_count)))
+        out.append(_("at most %(n)s outcomes paid in all", n=i18n.number(line.max_count)))
     if line.max_amount is not None:
-        out.append(t("at most %(amount)s paid in all", amount=i18n.amount(line.max_amount)))
+        out.append(_("at most %(amount)s paid in all", amount=i18n.amount(line.max_amount)))
     if line.threshold is not None:
-        out.append(t("the score must move by at least %(threshold)s",
+        out.append(_("the score must move by at least %(threshold)s",
                      threshold=line.threshold))
     if line.target is not None:
-        out.append(t("target: %(n)s outcomes", n=i18n.number(line.target)))
+        out.append(_("target: %(n)s outcomes", n=i18n.number(line.target)))
     if line.horizon_days is not None:
-        out.append(t("observed %(days)s days after enrolment", days=line.horizon_days))
+        out.append(_("observed %(days)s days after enrolment", days=line.horizon_days))
     if line.kind == "cohort":
-        out.append(t("paid for the cohort %(cohort)s when at least %(share)s of it achieve "
+        out.append(_("paid for the cohort %(cohort)s when at least %(share)s of it achieve "
                      "it by %(day)s", cohort=line.cohort or "",
                      share=i18n.percent((line.cohort_threshold_bp or 0) / 10_000),
                      day=i18n.date(line.evaluation_on)))

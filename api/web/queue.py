@@ -55,10 +55,10 @@ def who(label: str | None) -> str:
 
 
 def tab_labels() -> dict[str, str]:
-    t = i18n._
-    return {"verify": t("Claims to verify"), "approve": t("Claims to approve"),
-            "runs": t("Payment runs to approve"), "batches": t("Batches with many rejections"),
-            "contracts": t("Contracts near cap or deadline")}
+    _ = i18n._
+    return {"verify": _("Claims to verify"), "approve": _("Claims to approve"),
+            "runs": _("Payment runs to approve"), "batches": _("Batches with many rejections"),
+            "contracts": _("Contracts near cap or deadline")}
 
 
 def _flash(done: str | None, n: int | None) -> str | None:

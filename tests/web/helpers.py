@@ -28,24 +28,28 @@ def csrf(client) -> str:
     return client.cookies.get("csrftoken") or ""
 
 
-async def sign_in(client, org_id: UUID, role: str, name: str | None = None) -> str:
-    """Sign the client in as a new user of `org_id` with `role` (signing out whoever was)."""
+async def sign_in(client, org_id: UUID, role: str, name: str | None = None,
+                  lang: str | None = "en") -> str:
+    """Sign the client in as a new user of `org_id` with `role` (signing out whoever was),
+    reading the pages in `lang` (None: the language the user would get by default, Danish
+    for a Danish organisation); the tests read English unless they say otherwise."""
     client.cookies.clear()
     email = await user(org_id, role, name)
-    await client.get("/login")
-    r = await client.post("/login", data={"email": email, "password": PASSWORD,
-                                          "_csrf_token": csrf(client)})
-    assert r.status_code == 303, r.text
+    await sign_in_as(client, email, lang)
     return email
 
 
-async def sign_in_as(client, email: str) -> None:
-    """Sign the client in as an existing user."""
+async def sign_in_as(client, email: str, lang: str | None = "en") -> None:
+    """Sign the client in as an existing user, reading the pages in `lang`."""
     client.cookies.clear()
     await client.get("/login")
     r = await client.post("/login", data={"email": email, "password": PASSWORD,
                                           "_csrf_token": csrf(client)})
     assert r.status_code == 303, r.text
+    if lang is not None:
+        r = await client.post("/language", data={"lang": lang, "next": "/",
+                                                 "_csrf_token": csrf(client)})
+        assert r.status_code == 303, r.text
 
 
 async def post_form(client, path: str, data: dict | None = None, *, htmx: bool = False):

@@ -29,7 +29,7 @@ async def test_the_review_shows_the_claim_its_rules_its_participant_and_its_hist
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", page.text)
     assert "Claim p1-sustained" in text and "lease-renewal-1" in text
-    assert "20.000,00 kr." in text  # Danish for a Danish municipality's user
+    assert "DKK 20,000.00" in text  # Danish for a Danish municipality's user
     # Each rule of its line, with the values the terms set.
     for rule in ("Rate card line", "Window", "Prerequisite", "Duration", "Claims per participant",
                  "Per-participant cap", "Contract cap"):

@@ -25,8 +25,8 @@ def text(el) -> str:
 
 
 def dkk(amount: int) -> str:
-    """Money as a Danish reader sees it (the world's organisations are Danish)."""
-    return money(amount, "DKK", "da").replace("\xa0", " ")
+    """Money as the tests' reader (English) sees it."""
+    return money(amount, "DKK", "en").replace("\xa0", " ")
 
 
 async def paid_contract(api, w):
@@ -129,7 +129,7 @@ async def test_a_variation_reads_as_old_to_new_and_is_accepted_from_the_overview
     assert page.xpath("//p[@class='flash']")
     version = page.xpath("//div[@class='version']")[0]  # the newest first
     assert "more participants" in text(version)
-    assert [text(d) for d in version.xpath(".//del")] == [money(100_000_000, "DKK", "da")
+    assert [text(d) for d in version.xpath(".//del")] == [money(100_000_000, "DKK", "en")
                                                            .replace("\xa0", " ")]
 
 

@@ -96,7 +96,7 @@ EXPECTED_TERMS = {
 
 async def test_a_draft_is_saved_exactly_as_typed_in_danish(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     page = await api.get("/contracts/new")
     assert page.status_code == 200 and '<html lang="da">' in page.text
     own = html(page).xpath("//select[@name='commissioner-0-org']/option[@selected]/@value")
@@ -120,7 +120,7 @@ async def test_a_draft_is_saved_exactly_as_typed_in_danish(api, world):
 
 async def test_a_problem_is_shown_next_to_its_field_and_what_was_typed_is_kept(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     r = await post_form(api, "/contracts/new", typed(
         w, enrolment_start="2024-06-01", **{"line-1-start_day": "400", "line-1-end_day": "30"}))
     assert r.status_code == 422
@@ -169,7 +169,7 @@ async def test_a_problem_is_shown_next_to_its_field_and_what_was_typed_is_kept(a
 
 async def test_lines_are_added_and_removed_without_javascript(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     form = typed(w, add_line="1")
     r = await post_form(api, "/contracts/new", form)
     assert r.status_code == 200
@@ -193,7 +193,7 @@ async def test_lines_are_added_and_removed_without_javascript(api, world):
 
 async def test_the_metric_search_filters_as_a_fragment_and_without_javascript(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     r = await fragment(api, "/contracts/new/metrics?q=housing")
     assert r.status_code == 200 and "<html" not in r.text
     codes = html(r).xpath("//tr[@class='metric']/@data-code")
@@ -211,7 +211,7 @@ async def test_the_metric_search_filters_as_a_fragment_and_without_javascript(ap
 
 async def test_the_liability_preview_sums_what_is_typed(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     form = {"currency": "DKK", "cap": "1.000.000",
             "line-0-code": "a", "line-0-metric": "housing_entry", "line-0-price": "15.000",
             "line-0-max_count": "10", "line-0-target": "8",
@@ -235,7 +235,7 @@ async def test_the_liability_preview_sums_what_is_typed(api, world):
 
 async def test_activation_waits_for_every_commissioner_and_says_for_whom(api, world):
     w = world
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     r = await post_form(api, "/contracts/new", typed(w))
     overview = r.headers["location"].split("?")[0]
     cid = overview.split("/")[2]
@@ -250,7 +250,7 @@ async def test_activation_waits_for_every_commissioner_and_says_for_whom(api, wo
     assert [text(li) for li in problem.xpath(".//li")] == [co_name]
     status = lambda: api.get(f"/api/v1/contracts/{cid}", headers=w.headers("commissioner"))  # noqa: E731
     assert (await status()).json()["status"] == "draft"
-    await sign_in(api, w.ids["co_commissioner"], "commissioner")
+    await sign_in(api, w.ids["co_commissioner"], "commissioner", lang="da")
     r = await post_form(api, f"/contracts/{cid}/activate", {"reason": "agreed"})
     assert r.status_code == 303 and r.headers["location"].endswith("done=activated")
     assert (await status()).json()["status"] == "active"
@@ -259,7 +259,7 @@ async def test_activation_waits_for_every_commissioner_and_says_for_whom(api, wo
 async def test_a_variation_is_proposed_from_the_editor_holding_the_current_terms(api, world):
     w = world
     cid = await active_contract(w)
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     await api.post("/language", data={"lang": "en", "next": "/", "_csrf_token": csrf(api)})
     r = await api.get(f"/contracts/{cid}/vary")
     assert r.status_code == 200
@@ -293,7 +293,7 @@ async def test_a_variation_is_proposed_from_the_editor_holding_the_current_terms
 async def test_a_drafts_change_applies_at_once(api, world):
     w = world
     cid = w.contracts["own"]
-    await sign_in(api, w.ids["commissioner"], "commissioner")
+    await sign_in(api, w.ids["commissioner"], "commissioner", lang="da")
     page = html(await api.get(f"/contracts/{cid}/vary"))
     assert page.xpath("//input[@name='reason']/@value")  # a reason is offered
     form = {el.get("name"): el.get("value") or "" for el in page.xpath(
@@ -319,7 +319,7 @@ async def test_only_commissioners_design_and_only_their_own_contracts(api, world
         assert (await api.get(f"/contracts/{own}/vary")).status_code == 403, role
         r = await post_form(api, "/contracts/new/preview", {"cap": "1"}, htmx=True)
         assert r.status_code == 403, role
-    await sign_in(api, w.ids["other_commissioner"], "commissioner")
+    await sign_in(api, w.ids["other_commissioner"], "commissioner", lang="da")
     assert (await api.get(f"/contracts/{own}/vary")).status_code == 404
     r = await post_form(api, f"/contracts/{own}/vary", {"reason": "mine now"})
     assert r.status_code == 404

@@ -45,7 +45,7 @@ async def test_the_maker_cannot_check_a_second_person_approves_then_it_is_paid(a
     # Every line, and the journal entries per commissioner (60 % and 40 % of 45,000 kr.).
     assert page.count('href="/claims/') == 3
     assert "Paying will post 3 payment entries" in page
-    assert "27.000,00 kr." in page and "18.000,00 kr." in page
+    assert "DKK 27,000.00" in page and "DKK 18,000.00" in page
     assert "You drafted this run. Another person must approve it" in page
 
     refused = await post_form(api, f"{run_url}/approve")
@@ -63,7 +63,7 @@ async def test_the_maker_cannot_check_a_second_person_approves_then_it_is_paid(a
     assert out["status"] == "approved" and out["approved_alone"] is False
     assert out["created_by"] == f"user:{maker}" and out["approved_by"] != out["created_by"]
     page = squash((await api.get(run_url)).text)
-    assert "alone" not in page and "Pay 3 claims: 45.000,00 kr." in page
+    assert "alone" not in page and "Pay 3 claims: DKK 45,000.00" in page
     assert "<details>" in page  # paying asks first
 
     # The maker may pay once someone else has approved.
