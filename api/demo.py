@@ -2,7 +2,9 @@
 
 INDIGO-POJ-0263 (youth homelessness, Roskilde), POJ-0267 (stress treatment measured with the
 PSS score, Rudersdal) and POJ-0313 (IPS employment support, Holbæk), with realistic DKK prices
-and caps. Loaded only into an empty database. The demo's API keys are fixed, so that the
+and caps; and, from `api.demo_effect`, more providers of IPS employment and youth housing
+with a few hundred participants each, so that effect, comparison and advice have something
+to show. Loaded only into an empty database. The demo's API keys are fixed, so that the
 README can name them; never use them outside a demo.
 """
 
@@ -12,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from api import demo_effect
 from contracts import consent, directory, library, service
 from contracts.identity import Principal
 from contracts.schemas import (
@@ -38,6 +41,7 @@ ORGS = [
     ("rolig", "Åben og Rolig Stressbehandling", "social_enterprise", "DK-CVR-90000007"),
     ("ips", "Holbæk Jobcenter, IPS-teamet", "municipal_unit", "DK-CVR-90000008"),
     ("revision", "Kommunernes Revision", "audit_firm", "DK-CVR-90000009"),
+    *demo_effect.ORGS,
 ]
 
 USERS = [
@@ -46,11 +50,14 @@ USERS = [
     ("roskilde", "mette@roskilde.example", "Mette Holm", "commissioner"),
     ("rudersdal", "lars@rudersdal.example", "Lars Winther", "commissioner"),
     ("holbaek", "sofie@holbaek.example", "Sofie Dahl", "commissioner"),
+    # Holbæk's checker: payment runs Sofie drafts, Jens approves (maker-checker).
+    ("holbaek", "jens@holbaek.example", "Jens Nygaard", "commissioner"),
     ("fund", "anders@sif.example", "Anders Krog", "commissioner"),
     ("ungebolig", "jonas@ungeibolig.example", "Jonas Berg", "provider"),
     ("rolig", "ida@abenogrolig.example", "Ida Lund", "provider"),
     ("ips", "peter@ips-holbaek.example", "Peter Friis", "provider"),
     ("revision", "karen@revision.example", "Karen Munk", "auditor"),
+    *demo_effect.USERS,
 ]
 
 KEYS = [(org, f"vk_demo_{org}_key") for org, *_ in ORGS]
@@ -58,13 +65,15 @@ KEYS = [(org, f"vk_demo_{org}_key") for org, *_ in ORGS]
 METRICS = [
     dict(code="housing_entry", name="Moved into own tenancy", kind="event", unit="participant",
          definition="The young person has signed a lease and moved into a home of their own.",
-         evidence_required="Lease agreement reference", verification_source="provider_evidence"),
+         evidence_required="Lease agreement reference", verification_source="provider_evidence",
+         category="housing.entry"),
     *[dict(code=f"housing_sustained_{m}m", name=f"Tenancy sustained {m} months",
            kind="duration", unit="participant", duration_days=days,
            definition=f"The young person still holds the tenancy {m} months after moving in "
                       "and does not need help to keep it.",
            evidence_required="Tenancy confirmation from the landlord or the housing register",
-           verification_source="admin_data") for m, days in ((3, 91), (6, 182), (12, 365))],
+           verification_source="admin_data", category="housing.sustained")
+      for m, days in ((3, 91), (6, 182), (12, 365))],
     dict(code="education_or_job", name="Entered education or a job", kind="event",
          unit="participant",
          definition="The young person has started an education or a job, shown by receiving "
@@ -88,7 +97,15 @@ METRICS = [
          verification_source="self_report"),
     dict(code="employment", name="Entered employment", kind="event", unit="participant",
          definition="Ordinary or subsidised employment of at least 10 hours a week.",
-         evidence_required="eIndkomst register extract", verification_source="admin_data"),
+         evidence_required="eIndkomst register extract", verification_source="admin_data",
+         category="employment.entry"),
+    dict(code="ips_employment", name="Entered work or education (IPS)", kind="event",
+         unit="participant",
+         definition="A participant with a mental illness has started ordinary or subsidised "
+                    "work of at least 10 hours a week, or an education, and no longer "
+                    "receives cash benefit for it.",
+         evidence_required="eIndkomst or education register extract",
+         verification_source="admin_data", category="employment.entry"),
     dict(code="self_employment", name="Became self-employed", kind="event", unit="participant",
          definition="Registered a business with a CVR number and earns from it.",
          evidence_required="CVR registration", verification_source="admin_data"),
@@ -159,7 +176,12 @@ def _contracts(ids: dict[str, str]) -> list[dict]:
                  auditor_ids=auditors,
                  rate_card=[
                      dict(code="job", metric_code="employment", price=money(35_000),
-                          exclusivity_group="work", window={"start_day": 0, "end_day": 540}),
+                          exclusivity_group="work", window={"start_day": 0, "end_day": 540},
+                          target=110, horizon_days=365, baseline=dict(
+                              kind="comparison_group", rate_bp=2100, n=412,
+                              source="Holbæk Jobcenter's matched comparison group: citizens "
+                                     "with a mental illness on cash benefit who were not "
+                                     "offered IPS, 2021-2023.")),
                      dict(code="own-business", metric_code="self_employment",
                           price=money(35_000), exclusivity_group="work",
                           window={"start_day": 0, "end_day": 540}),
@@ -189,8 +211,14 @@ async def load_demo() -> str:
             fixed_key=key)
     for metric in METRICS:
         await library.create_metric(None, msgspec.convert(metric, MetricIn))
-    users = {ids[org]: email for org, email, _, role in USERS if role == "commissioner"}
-    for spec in _contracts(ids):
+    # The first commissioner of each organisation acts for it; a second, if any, checks
+    # (approves the payment runs the first drafts).
+    users: dict[str, str] = {}
+    checkers: dict[str, str] = {}
+    for org, email, _, role in USERS:
+        if role == "commissioner":
+            (checkers if ids[org] in users else users).setdefault(ids[org], email)
+    for spec in [*_contracts(ids), *demo_effect.contracts(ids)]:
         contract = await service.create_contract(None, msgspec.convert(spec, ContractIn))
         # Every commissioner accepts the terms, each by its demo user; the lead's
         # activation is its own acceptance.
@@ -201,6 +229,7 @@ async def load_demo() -> str:
             await consent.accept_version(other, contract.id, contract.version)
         await commitments.activate(lead, contract.id, "signed by all parties")
     await _holbaek_activity(ids)
+    await demo_effect.load(ids, users, checkers)
     return "Demo data loaded.\n\n" + summary()
 
 
@@ -228,7 +257,7 @@ async def _holbaek_activity(ids: dict[str, str]) -> None:
 
     await intake.submit_participants(sub("participants", "demo-enrol"), [
         (i, ParticipantIn(pseudonym=p, enrolled_on=on, age_band="30-39" if i % 2 else
-                          "18-24", area="Holbæk", cohort="2024"), [])
+                          "18-24", area="Holbæk by", cohort="2024"), [])
         for i, (p, on) in enumerate(people, start=1)])
     rows = []
     for i, (p, on) in enumerate(people, start=1):
@@ -252,16 +281,22 @@ async def _holbaek_activity(ids: dict[str, str]) -> None:
                                            [(i, r, []) for i, r in enumerate(rows, start=1)])
     draw = await verification.draw_sample(boss, cid, "holbaek-2025-q1")
     for n, claim_id in enumerate(draw.selected_claim_ids):
-        await verification.decide(boss, claim_id, "dispute" if n == 0 else "verify",
-                                  "payslip does not show 10 hours a week" if n == 0 else
-                                  "eIndkomst extract checked")
-    approvable = [r.id for r in report.results if r.status == "accepted"
-                  and r.id not in draw.selected_claim_ids[:1]]
+        # The first claim drawn is disputed until the provider sends the employment
+        # contract; settled, so that which claim the draw picked changes no figure.
+        if n == 0:
+            await verification.decide(boss, claim_id, "dispute",
+                                      "payslip does not show 10 hours a week")
+        await verification.decide(boss, claim_id, "verify",
+                                  "employment contract received: 12 hours a week" if n == 0
+                                  else "eIndkomst extract checked")
+    approvable = [r.id for r in report.results if r.status == "accepted"]
     await verification.approve(boss, cid, approvable, "approved for the 2025 payment")
     run, _ = await payments.create_run(boss, cid, PaymentRunIn(
         period_from=dt.date(2024, 1, 1), period_to=dt.date(2024, 12, 31)), "demo-run-2024",
         "demo-run-2024")
-    await payments.approve_run(boss, run.id)
+    # Maker and checker: Jens, Holbæk's second commissioner, approves what Sofie drafted.
+    await payments.approve_run(msgspec.structs.replace(
+        boss, label="user:jens@holbaek.example"), run.id)
     await payments.pay_run(boss, run.id)
     if approvable:
         await payments.clawback(boss, approvable[-1], "the job ended in the trial period")
@@ -275,5 +310,7 @@ def summary() -> str:
         "Web UI:  http://127.0.0.1:8000/        API docs: http://127.0.0.1:8000/schema\n\n"
         f"Sign in (password for all: {PASSWORD}):\n{users}\n\n"
         "API keys (Authorization: Bearer <key>):\n"
-        f"{keys}\n"
+        f"{keys}\n\n"
+        "Effect across providers (see README): /api/v1/comparisons/employment.entry and "
+        "/api/v1/advice?subject=employment.entry\n"
     )

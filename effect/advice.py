@@ -158,6 +158,8 @@ def advise(
         band[eligible & (p > high95)] = "expand"
         band[eligible & (p < low998)] = "review"
 
+    # From ten contracts up the limits carry the spread between contracts (effect.funnel).
+    limit_kind = "over-dispersed " if fitted is not None and fitted.tau2 > 0 else ""
     evidence = []
     for i in range(n.size):
         if observed[i]:
@@ -180,7 +182,7 @@ def advise(
             )
         else:
             evidence.append(
-                f"{seen}; the funnel's over-dispersed 95 % limits at n = {n[i]:.0f} are "
+                f"{seen}; the funnel's {limit_kind}95 % limits at n = {n[i]:.0f} are "
                 f"{_pct_range(low95[i], high95[i])} around the pooled rate {_pct(fitted.p0)} "
                 f"(99.8 % limits {_pct_range(low998[i], high998[i])})."
             )

@@ -68,7 +68,9 @@ async def test_demo_loads_real_contracts_once(db):
     assert out.returncode == 0, out.stderr
     assert "vk_demo_roskilde_key" in out.stdout and "virker-demo-2026" in out.stdout
     refs = {r["reference"] for r in await Contract.select(Contract.reference)}
-    assert refs == {"INDIGO-POJ-0263", "INDIGO-POJ-0267", "INDIGO-POJ-0313"}
+    # The three worked contracts, and the providers delivering the same outcomes beside them.
+    assert {"INDIGO-POJ-0263", "INDIGO-POJ-0267", "INDIGO-POJ-0313"} <= refs
+    assert len(refs) > 3
     count = await Organisation.count()
     again = virker("demo", url=db.url)
     assert again.returncode == 0 and "already holds data" in again.stdout

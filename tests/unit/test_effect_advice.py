@@ -68,7 +68,7 @@ def test_evidence_states_the_numbers_behind_the_advice():
     assert strong["p"] == pytest.approx(0.6)
     assert strong["evidence"] == (
         "120 of 200 observed participants achieved it (60 %, 95 % interval 53–67 %) over "
-        "4 quarters; the funnel's over-dispersed 95 % limits at n = 200 are 24–36 % around the "
+        "4 quarters; the funnel's 95 % limits at n = 200 are 24–36 % around the "
         "pooled rate 30 % (99.8 % limits 20–40 %)."
     )
     weak = row(result, "provider-19")
