@@ -443,6 +443,38 @@ async def advise(principal: Principal, subject: str, *, shift_share: float = 0.1
                         shift_share=shift_share, as_of=as_of, k=_k(), decisions=decisions)
 
 
+async def comparison_and_advice(principal: Principal, subject: str, *, by: str | None = None,
+                                shift_share: float = 0.10, as_of: dt.date | None = None
+                                ) -> tuple[Comparison, Advice | None]:
+    """`comparison` and, for those `advise` serves (commissioners, administrators), `advise`
+    from one read of the contracts and their counts: the same figures as the two calls, for
+    a page that shows both (the advice is None for everyone else)."""
+    if by is not None and by not in ("age_band", "area", "cohort", "quarter"):
+        raise Invalid("unknown breakdown", code="invalid_field", problems=[Problem(
+            code="invalid_field", field="by",
+            message="break down by age_band, area, cohort or quarter")])
+    advising = principal.is_admin or principal.role == "commissioner"
+    if advising and not advice_rules.SHIFT_SHARE_MIN <= shift_share <= \
+            advice_rules.SHIFT_SHARE_MAX:
+        raise Invalid("the shift is out of bounds", code="invalid_field", problems=[Problem(
+            code="invalid_field", field="shift",
+            message="move between 5 % and 10 % of a reviewed contract's volume (0.05–0.10)")])
+    as_of = as_of or _today()
+    kind, codes = await _subject(subject)
+    infos = await queries.contracts(metric_codes=codes)
+    grain = await queries.counts(infos, as_of, set(codes))
+    own = await _own_contracts(principal)
+    k = _k()
+    compared = build_comparison(subject, kind, codes, infos, grain, own=own, by=by,
+                                as_of=as_of, k=k)
+    if not advising:
+        return compared, None
+    decisions = await _latest_decisions(subject)
+    return compared, build_advice(subject, kind, infos, grain, codes=codes, own=own,
+                                  shift_share=shift_share, as_of=as_of, k=k,
+                                  decisions=decisions)
+
+
 def build_advice(subject: str, kind: str, infos: Sequence[ContractInfo], grain: pd.DataFrame,
                  *, codes: list[str], own: set[str], shift_share: float, as_of: dt.date,
                  k: int, decisions: dict[str, AdviceDecisionOut] | None = None) -> Advice:

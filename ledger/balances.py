@@ -33,27 +33,42 @@ class ContractBalance(msgspec.Struct, kw_only=True):
 
 async def account_balances(contract: UUID | None = None, organisation: UUID | None = None,
                            on: dt.date | None = None) -> dict[tuple[str, str], int]:
-    """(code, currency) → balance, debits positive."""
-    where = Posting.account.contract.is_not_null()
+    """(code, currency) → balance, debits positive.
+
+    From the accounts asked for to their postings (an index on posting by account), and
+    `on` as the postings of entries effective after it left out (an index on journal_entry
+    by effective_on finds those, usually none): no posting is joined to its entry, which
+    made every balance as of a day a scan of the whole posting table."""
+    sql = ("SELECT a.code AS code, p.currency AS currency, SUM(p.amount) AS total "
+           "FROM account a JOIN posting p ON p.account = a.id WHERE a.contract IS NOT NULL")
+    args: list[object] = []
     if contract is not None:
-        where &= Posting.account.contract == contract
+        sql += " AND a.contract = {}"
+        args.append(contract)
     if organisation is not None:
-        where &= Posting.account.organisation == organisation
+        sql += " AND a.organisation = {}"
+        args.append(organisation)
     if on is not None:
-        where &= Posting.entry.effective_on <= on
-    rows = await Posting.select(Posting.account.code.as_alias("code"), Posting.currency,
-                                Sum(Posting.amount, alias="total")).where(where).group_by(
-        Posting.account.code, Posting.currency)
+        sql += (" AND NOT EXISTS (SELECT 1 FROM journal_entry e "
+                "WHERE e.id = p.entry AND e.effective_on > {})")
+        args.append(on)
+    rows = await Posting.raw(sql + " GROUP BY a.code, p.currency", *args)
     return {(r["code"], r["currency"]): int(r["total"] or 0) for r in rows}
 
 
 async def clawed_back(contract: UUID, on: dt.date | None) -> int:
-    where = (Posting.entry.kind == "clawback") & (Posting.account.code == "accrued") & (
-        Posting.account.contract == contract)
+    """What clawbacks took back from the contract's accrued accounts (as of `on`): from the
+    clawback entries (an index on journal_entry by kind finds them, usually few) to their
+    postings, not from every accrued posting to its entry."""
+    sql = ("SELECT SUM(p.amount) AS total FROM journal_entry e "
+           "JOIN posting p ON p.entry = e.id JOIN account a ON a.id = p.account "
+           "WHERE e.kind = 'clawback' AND a.code = 'accrued' AND a.contract = {}")
+    args: list[object] = [contract]
     if on is not None:
-        where &= Posting.entry.effective_on <= on
-    row = await Posting.select(Sum(Posting.amount, alias="total")).where(where).first()
-    return -(int(row["total"] or 0))
+        sql += " AND e.effective_on <= {}"
+        args.append(on)
+    rows = await Posting.raw(sql, *args)
+    return -(int(rows[0]["total"] or 0)) if rows else 0
 
 
 async def contract_balance(contract: UUID, currency: str, on: dt.date) -> ContractBalance:

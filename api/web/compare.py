@@ -37,18 +37,13 @@ from contracts.schemas import ContractTerms, VariationIn
 from effect import queries as effect_queries
 from effect import service
 from effect.formulas import UNDEFINED
-from effect.schemas import Advice, AdviceDecisionIn, AdviceDecisionOut
+from effect.schemas import AdviceDecisionIn, AdviceDecisionOut
 from ledger import commitments
 from reports.chart import funnel_svg
 from reports.effect import comparison_curve
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 SHIFTS = (0.05, 0.06, 0.07, 0.08, 0.09, 0.10)
-
-
-def advises(principal: Principal) -> bool:
-    """Whether the reader gets the allocation advice (as `effect.service.advise` decides)."""
-    return principal.is_admin or principal.role == "commissioner"
 
 
 # The subjects ------------------------------------------------------------------------------
@@ -116,7 +111,8 @@ def inline_svg(svg: str, label: str) -> Markup:
 
 
 async def _subject_context(principal: Principal, subject: str, shift: float) -> dict:
-    comparison = await service.comparison(principal, subject)
+    comparison, advice = await service.comparison_and_advice(principal, subject,
+                                                             shift_share=shift)
     svg = await asyncio.to_thread(funnel_svg, comparison, comparison_curve(comparison),
                                   i18n.current.get())
     label = i18n._("Funnel plot of %(subject)s: each contract's outcome rate against the "
@@ -128,8 +124,7 @@ async def _subject_context(principal: Principal, subject: str, shift: float) -> 
         can_decide=principal.role == "commissioner", errors=[], message=None,
         error_contract=None, values={},
         references={u.contract_id: u.reference for u in comparison.units})
-    if advises(principal):
-        advice: Advice = await service.advise(principal, subject, shift_share=shift)
+    if advice is not None:
         decisions = await service.list_decisions(principal, subject)
         context.update(advice=advice, decisions=list(reversed(decisions))[:50])
     return context
