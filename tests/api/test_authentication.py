@@ -127,7 +127,8 @@ async def test_the_sign_in_form_works_in_a_browser_flow(api, world):
     r = await api.post("/login", data={"email": "mette@roskilde.example",
                                        "password": "correct horse battery",
                                        "_csrf_token": token}, follow_redirects=True)
-    assert r.status_code == 200 and "Signed in as Mette Holm" in r.text
+    # A Danish municipality's commissioner reads Danish once signed in.
+    assert r.status_code == 200 and "Logget ind som Mette Holm" in r.text
 
 
 async def test_front_page_and_schema_are_public(api, db):
