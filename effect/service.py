@@ -100,8 +100,10 @@ def _i(value) -> int | None:
 
 
 def _money(value, currency: str) -> Money | None:
-    amount = _i(value)
-    return None if amount is None else Money(amount=amount, currency=currency)
+    """Whole minor units, rounded half up (a benchmark cost is a quotient)."""
+    if value is None or value is pd.NA or math.isnan(float(value)):
+        return None
+    return Money(amount=math.floor(float(value) + 0.5), currency=currency)
 
 
 def _figures(row: pd.Series, currency: str) -> Figures:
@@ -302,6 +304,15 @@ async def _subject(subject: str) -> tuple[str, list[str]]:
     return kind, codes
 
 
+async def _read(subject: str, as_of: dt.date
+                ) -> tuple[str, list[str], list[ContractInfo], pd.DataFrame]:
+    """What a comparison or advice on `subject` is computed from: its kind and metric
+    codes, the contracts paying for them and their counts."""
+    kind, codes = await _subject(subject)
+    infos = await queries.contracts(metric_codes=codes)
+    return kind, codes, infos, await queries.counts(infos, as_of, set(codes))
+
+
 async def _own_contracts(principal: Principal) -> set[str]:
     if principal.is_admin:
         return {"*"}
@@ -345,9 +356,7 @@ async def comparison(principal: Principal, subject: str, *, by: str | None = Non
             code="invalid_field", field="by",
             message="break down by age_band, area, cohort or quarter")])
     as_of = as_of or _today()
-    kind, codes = await _subject(subject)
-    infos = await queries.contracts(metric_codes=codes)
-    grain = await queries.counts(infos, as_of, set(codes))
+    kind, codes, infos, grain = await _read(subject, as_of)
     own = await _own_contracts(principal)
     return build_comparison(subject, kind, codes, infos, grain, own=own, by=by, as_of=as_of,
                             k=_k())
@@ -434,9 +443,7 @@ async def advise(principal: Principal, subject: str, *, shift_share: float = 0.1
             code="invalid_field", field="shift",
             message="move between 5 % and 10 % of a reviewed contract's volume (0.05–0.10)")])
     as_of = as_of or _today()
-    kind, codes = await _subject(subject)
-    infos = await queries.contracts(metric_codes=codes)
-    grain = await queries.counts(infos, as_of, set(codes))
+    kind, codes, infos, grain = await _read(subject, as_of)
     own = await _own_contracts(principal)
     decisions = await _latest_decisions(subject)
     return build_advice(subject, kind, infos, grain, codes=codes, own=own,
@@ -460,9 +467,7 @@ async def comparison_and_advice(principal: Principal, subject: str, *, by: str |
             code="invalid_field", field="shift",
             message="move between 5 % and 10 % of a reviewed contract's volume (0.05–0.10)")])
     as_of = as_of or _today()
-    kind, codes = await _subject(subject)
-    infos = await queries.contracts(metric_codes=codes)
-    grain = await queries.counts(infos, as_of, set(codes))
+    kind, codes, infos, grain = await _read(subject, as_of)
     own = await _own_contracts(principal)
     k = _k()
     compared = build_comparison(subject, kind, codes, infos, grain, own=own, by=by,

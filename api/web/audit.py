@@ -24,6 +24,7 @@ from api.auth import principal_of
 from api.routes.contracts import parse_cursor
 from api.routes.reports import PDF
 from api.web import i18n
+from api.web.forms import parse_day
 from api.web.layout import WEB, page
 from contracts import service as contracts
 from contracts.errors import Forbidden, Invalid, Problem
@@ -123,15 +124,6 @@ async def verification(request: Request) -> Template:
 # One contract ------------------------------------------------------------------------------
 
 
-def _day(value: str | None, name: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} is not a date", code="invalid_field", problems=[Problem(
-            code="invalid_field", field=name,
-            message=i18n._("Write a date as YYYY-MM-DD, e.g. 2025-09-01."))]) from None
 
 
 async def _contract_page(request: Request, contract_id: UUID, *, status_code: int = 200,
@@ -164,8 +156,8 @@ async def statement(request: Request, contract_id: FromPath[UUID]) -> Response:
     values = {"from": q.get("from") or "", "to": q.get("to") or ""}
     try:
         body, filename = await documents.statement(
-            principal, contract_id, _day(values["from"], "from"), _day(values["to"], "to"),
-            i18n.current.get())
+            principal, contract_id, parse_day(values["from"], "from"),
+            parse_day(values["to"], "to"), i18n.current.get())
     except Invalid as exc:
         problems = exc.problems or [Problem(code=exc.code,
                                             field=PERIOD_FIELD.get(exc.code, "from"),

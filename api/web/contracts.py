@@ -13,7 +13,6 @@ only its commissioners act on it.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -25,6 +24,7 @@ from litestar.response import Redirect, Template
 from api.auth import principal_of
 from api.routes.contracts import parse_cursor
 from api.web import i18n
+from api.web.forms import parse_day
 from api.web.layout import WEB, page
 from contracts import consent, service
 from contracts.errors import Conflict, DomainError, Invalid, Problem
@@ -297,15 +297,6 @@ def _commissioner(contract: ContractOut, where: str) -> UUID | None:
 # Documents ---------------------------------------------------------------------------------
 
 
-def _day(value: str | None, name: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} is not a date", code="invalid_field", problems=[Problem(
-            code="invalid_field", field=name,
-            message=i18n._("Write a date as YYYY-MM-DD, e.g. 2025-09-01."))]) from None
 
 
 def _pdf(body: bytes, filename: str) -> Response[bytes]:
@@ -319,14 +310,14 @@ async def statement_pdf(request: Request, contract_id: FromPath[UUID]) -> Respon
     """The auditor's statement for a period (the API's), in the reader's language."""
     q = request.query_params
     return _pdf(*await documents.statement(
-        principal_of(request), contract_id, _day(q.get("from"), "from"),
-        _day(q.get("to"), "to"), i18n.current.get()))
+        principal_of(request), contract_id, parse_day(q.get("from"), "from"),
+        parse_day(q.get("to"), "to"), i18n.current.get()))
 
 
 @get("/contracts/{contract_id:uuid}/effect.pdf", opt=WEB, include_in_schema=False)
 async def effect_pdf(request: Request, contract_id: FromPath[UUID]) -> Response[bytes]:
     """The contract's effect report (the API's), in the reader's language."""
-    as_of = _day(request.query_params.get("as_of"), "as_of")
+    as_of = parse_day(request.query_params.get("as_of"), "as_of")
     return _pdf(*await documents.effect(principal_of(request), contract_id, as_of,
                                         i18n.current.get()))
 

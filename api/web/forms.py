@@ -28,7 +28,8 @@ from uuid import UUID
 import msgspec
 from babel.numbers import NumberFormatError, format_decimal, get_group_symbol, parse_decimal
 
-from contracts.errors import Problem
+from api.web import i18n
+from contracts.errors import Invalid, Problem
 from contracts.money import MINOR_UNITS
 from contracts.schemas import (
     CommissionerShare,
@@ -573,3 +574,16 @@ def place(problem_field: str, keys: Iterable[str]) -> str | None:
             if best is None or len(key) > len(best):
                 best = key
     return best
+
+
+def parse_day(value: str | None, name: str) -> dt.date | None:
+    """A date typed or picked in a form (YYYY-MM-DD), None when left empty; a 422 with the
+    problem beside the field `name` when it is not a date."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{name} is not a date", code="invalid_field", problems=[Problem(
+            code="invalid_field", field=name,
+            message=i18n._("Write a date as YYYY-MM-DD, e.g. 2025-09-01."))]) from None
