@@ -12,5 +12,6 @@ APP_REGISTRY = AppRegistry(
         "contracts.piccolo_app",
         "outcomes.piccolo_app",
         "ledger.piccolo_app",
+        "voice.piccolo_app",
     ]
 )

@@ -55,6 +55,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """Existed, and can no longer be used: an expired or used invitation link (HTTP 410)."""
+
+    code = "gone"
+
+
 class Malformed(DomainError):
     """The request cannot be read at all: broken JSON, not UTF-8, no header row (HTTP 400)."""
 

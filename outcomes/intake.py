@@ -88,6 +88,10 @@ async def submit_claims(sub: Submission, rows: list[Row[ClaimIn]]) -> tuple[Batc
 
 
 async def _submit(sub: Submission, rows: list, process) -> tuple[BatchReport, bool]:
+    """Record one batch under its Idempotency-Key (a replay returns the first report): lock
+    the contract, let `process(sub, contract, rows, batch_id, at)` judge the rows, and insert
+    the batch with its report and the new rows it yields, in one transaction. Citizen-voice
+    batches of answers go the same way (voice.service)."""
     await contracts.require_role(sub.principal, sub.contract_id, "provider")
     replay = await _replay(sub)
     if replay is not None:
@@ -329,3 +333,6 @@ def _same_claim(i: int, c: ClaimIn, value, participant: dict | None, seen: dict,
     return RowResult(row=i, status="accepted", id=seen["id"], ref=c.client_ref,
                      line_code=seen["line_code"], metric_code=seen["metric_code"],
                      amount=Money(amount=seen["amount"], currency=currency))
+
+
+submit_batch = _submit

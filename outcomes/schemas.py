@@ -60,7 +60,7 @@ class RowResult(Output, kw_only=True, omit_defaults=True):
 
 class BatchReport(Output, kw_only=True):
     batch_id: UUID | None
-    kind: Literal["participants", "claims"]
+    kind: Literal["participants", "claims", "responses"]
     contract_id: UUID
     received_at: dt.datetime
     rows: int
@@ -186,7 +186,7 @@ class PaymentRunOut(Output, kw_only=True):
 
 # Every row accepted, some, or none.
 BatchStatus = Literal["accepted", "partial", "rejected"]
-BatchKind = Literal["participants", "claims"]
+BatchKind = Literal["participants", "claims", "responses"]
 
 
 class BatchOut(Output, kw_only=True):

@@ -16,6 +16,7 @@ EXPECTED = {
     "account", "journal_entry", "posting", "checkpoint", "journal_note",
     "contract_proposal", "contract_acceptance", "web_session", "login_attempt",
     "advice_decision", "cohort_evaluation",
+    "voice_instrument", "survey_wave", "voice_invitation", "voice_response", "voice_deletion",
 }
 
 

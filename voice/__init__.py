@@ -1,0 +1,1 @@
+"""Citizen voice: instruments, survey waves, invitations and responses (docs/citizen-voice.md)."""
