@@ -11,16 +11,19 @@ from pathlib import Path
 from contracts.reasons import GROUPS, REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("api", "contracts", "core", "effect", "ledger", "outcomes", "reports")
+PACKAGES = ("api", "contracts", "core", "effect", "ledger", "outcomes", "reports", "voice")
 DOCS = ROOT / "docs" / "payment-rules.md"
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Helpers that take a reason code as a positional argument, and where.
-HELPERS = {"fail": 0, "_reject": 0, "add": 0, "field_error": 0, "problem": 2}
+HELPERS = {"fail": 0, "_reject": 0, "add": 0, "field_error": 0, "problem": 2,
+           "_rejected_invitation": 2, "AnswerError": 1}
 
 
 def _sources() -> list[Path]:
     return [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
-            if "piccolo_migrations" not in p.parts and p.name != "demo.py"]
+            if "piccolo_migrations" not in p.parts and p.name != "demo.py"
+            # The instruments' item and measure codes are data, not reasons.
+            and p.parts[-2:] != ("voice", "instruments.py")]
 
 
 def _text(node: ast.AST) -> str | None:
