@@ -68,12 +68,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str):
-    """`virker serve` in its own process on a free port; yields (base_url, pid)."""
+def server(url: str, workers: int = 1):
+    """`virker serve` in its own process on a free port (with `workers` worker processes);
+    yields (base_url, pid)."""
     port = free_port()
     env = {**os.environ, "VIRKER_DATABASE_URL": url, "VIRKER_PORT": str(port),
            "VIRKER_SECRET_KEY": "benchmark-" + "x" * 32}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "virker"), "serve"], env=env,
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "virker"), "serve",
+                             "--workers", str(workers)], env=env,
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
