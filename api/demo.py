@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from api import demo_effect
+from api import demo_effect, demo_voice
 from contracts import consent, directory, library, service
 from contracts.identity import Principal
 from contracts.schemas import (
@@ -230,6 +230,7 @@ async def load_demo() -> str:
         await commitments.activate(lead, contract.id, "signed by all parties")
     await _holbaek_activity(ids)
     await demo_effect.load(ids, users, checkers)
+    await demo_voice.load(users)
     return "Demo data loaded.\n\n" + summary()
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import msgspec
+from piccolo.query.functions.aggregate import Count
 
 from contracts import personal
 from contracts import service as contracts
@@ -183,12 +184,11 @@ async def _wave_out(wave: dict, counts: dict | None = None) -> WaveOut:
 async def _counts(wave_ids: Sequence[UUID]) -> dict[UUID, tuple[int, int]]:
     if not wave_ids:
         return {}
-    invited = await Invitation.select(Invitation.wave, Invitation.id.count().as_alias("n")
-                                      ).where(Invitation.wave.is_in(list(wave_ids))
-                                              ).group_by(Invitation.wave)
-    answered = await Response.select(Response.wave, Response.id.count().as_alias("n")
-                                     ).where(Response.wave.is_in(list(wave_ids))
-                                             ).group_by(Response.wave)
+    ids = list(wave_ids)
+    invited = await Invitation.select(Invitation.wave, Count(Invitation.id, alias="n")).where(
+        Invitation.wave.is_in(ids)).group_by(Invitation.wave)
+    answered = await Response.select(Response.wave, Count(Response.id, alias="n")).where(
+        Response.wave.is_in(ids)).group_by(Response.wave)
     a = {r["wave"]: r["n"] for r in answered}
     out = {r["wave"]: (r["n"], a.get(r["wave"], 0)) for r in invited}
     for w, n in a.items():
@@ -308,9 +308,7 @@ async def invite(principal: Principal, wave_id: UUID, body: InvitationsIn,
         elif participant["enrolled_on"] > today:
             results.append(_rejected_invitation(
                 i, pseudonym, "not_yet_enrolled", "the participant is not enrolled yet"))
-        elif (wave["timepoint"] == "days_after_enrolment"
-              and participant["enrolled_on"] + dt.timedelta(days=wave["days"]) > today):
-            due = participant["enrolled_on"] + dt.timedelta(days=wave["days"])
+        elif (due := _due(wave, participant)) is not None and due > today:
             results.append(_rejected_invitation(
                 i, pseudonym, "not_yet_due",
                 f"this wave asks {wave['days']} days after enrolment: from {due}"))
@@ -452,10 +450,11 @@ async def record_answers(sub: intake.Submission, wave_id: UUID, rows: list
     async def process(sub, contract, rows, batch_id, at):
         scope = await contracts.provider_scope(sub.principal, contract)
         named = [r[1].pseudonym for r in rows if r[1] is not None and r[1].pseudonym]
-        known = {r["pseudonym"]: r["id"] for r in await Participant.select(
-            Participant.id, Participant.pseudonym).where(
+        people = {r["pseudonym"]: r for r in await Participant.select(
+            Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
             outcome_queries.participants_of(contract, scope)
             & Participant.pseudonym.is_in(named or [""]))}
+        known = {p: r["id"] for p, r in people.items()}
         answered = {r["participant"] for r in await Response.select(
             Response.participant).where(
             (Response.wave == wave_id) & Response.participant.is_in(
@@ -469,6 +468,11 @@ async def record_answers(sub: intake.Submission, wave_id: UUID, rows: list
                 continue
             ref = None if row.anonymous else row.pseudonym
             errors = _row_errors(row, wave, today, known, answered)
+            due = _due(wave, people.get(row.pseudonym)) if not row.anonymous else None
+            if not errors and due is not None and row.submitted_on < due:
+                errors.append(Problem(code="not_yet_due", field="submitted_on",
+                                      message=f"this wave asks {wave['days']} days after "
+                                              f"enrolment: from {due}"))
             kept = scores = None
             if not errors:
                 try:
@@ -500,6 +504,13 @@ async def record_answers(sub: intake.Submission, wave_id: UUID, rows: list
         return results, Response, new_rows
 
     return await intake.submit_batch(sub, rows, process)
+
+
+def _due(wave: dict, participant: dict | None) -> dt.date | None:
+    """The first day a wave asked days after enrolment may ask `participant`."""
+    if wave["timepoint"] != "days_after_enrolment" or participant is None:
+        return None
+    return participant["enrolled_on"] + dt.timedelta(days=wave["days"])
 
 
 def _row_errors(row, wave: dict, today: dt.date, known: dict, answered: set) -> list[Problem]:
