@@ -338,7 +338,10 @@ async def _invitation(token: str) -> dict:
         raise NotFound("this link is not one Virker gave", code="invitation_not_found")
     row = await Invitation.select(
         Invitation.id, Invitation.wave, Invitation.sealed, Invitation.expires_on,
-        Invitation.used_on, Invitation.wave.closes_on.as_alias("closes_on")).where(
+        Invitation.used_on, Invitation.wave.closes_on.as_alias("closes_on"),
+        Invitation.wave.contract.as_alias("contract"),
+        Invitation.wave.instrument_code.as_alias("instrument_code"),
+        Invitation.wave.instrument_owner.as_alias("instrument_owner")).where(
         Invitation.token_hash == tokens.token_hash(token)).first()
     if row is None:
         raise NotFound("this link is not one Virker gave", code="invitation_not_found")
@@ -392,8 +395,8 @@ async def answer(token: str, body: AnswerIn) -> AnswerReceipt:
     """Record one answer through a link, which is then used up. Anonymous: the answer
     carries no pseudonym, and nothing recorded ties it to the link it came through."""
     invitation = await _invitation(token)
-    wave = await SurveyWave.select().where(SurveyWave.id == invitation["wave"]).first()
-    instrument = await instrument_of(wave["instrument_code"], wave["instrument_owner"])
+    instrument = await instrument_of(invitation["instrument_code"],
+                                     invitation["instrument_owner"])
     kept, scores = _checked(instrument, body.answers)
     comment, status, masked = _comment(body.comment)
     participant = None if body.anonymous else tokens.unseal(token, invitation["sealed"])
@@ -407,7 +410,7 @@ async def answer(token: str, body: AnswerIn) -> AnswerReceipt:
                 raise Gone("this link has been used: each link takes one answer",
                            code="invitation_used")
             await Response.insert(Response(
-                id=random_id(), wave=wave["id"], contract=wave["contract"],
+                id=random_id(), wave=invitation["wave"], contract=invitation["contract"],
                 participant=participant, mode="web", submitted_on=today,
                 answers=_json.encode(kept).decode(), scores=_json.encode(scores).decode(),
                 comment=comment, comment_status=status, recorded_by=None))
@@ -416,7 +419,8 @@ async def answer(token: str, body: AnswerIn) -> AnswerReceipt:
             raise Conflict("you have already answered this survey", code="already_answered"
                            ) from None
         raise
-    return AnswerReceipt(wave_id=wave["id"], anonymous=body.anonymous, submitted_on=today,
+    return AnswerReceipt(wave_id=invitation["wave"], anonymous=body.anonymous,
+                         submitted_on=today,
                          comment_masked=masked)
 
 

@@ -68,6 +68,9 @@ async def test_a_link_takes_one_answer_under_the_pseudonym(db):
     with pytest.raises(Gone):
         await service.questionnaire(token, "da")
     assert await Response.count().where(Response.wave == wave.id) == 1
+    listed = await service.waves(commissioner, contract)
+    assert [(x.invitations, x.responses, x.status) for x in listed] == [(2, 1, "open")]
+    assert (await service.get_wave(provider, wave.id)).responses == 1
 
 
 async def test_anonymous_answers_carry_nothing_that_leads_to_the_participant(db):
