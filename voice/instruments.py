@@ -322,10 +322,20 @@ def check(instrument: Instrument, answers: dict[str, object]) -> dict[str, int]:
 
 def gas_t_score(scores: list[int], weights: list[float] | None = None,
                 rho: float = GAS_RHO) -> float:
-    """Kiresuk and Sherman's T-score of goal attainment scores (each -2..+2)."""
+    """Kiresuk and Sherman's T-score of goal attainment scores (each -2..+2), each goal
+    weighted by its importance (equal weights when none are given)."""
     if not scores:
         raise ValueError("no goals")
+    if any(isinstance(x, bool) or not isinstance(x, int) or not -2 <= x <= 2 for x in scores):
+        raise ValueError("a goal is scored with a whole number from -2 to +2")
     w = [1.0] * len(scores) if weights is None else [float(x) for x in weights]
+    if len(w) != len(scores):
+        raise ValueError("one weight per goal")
+    if not all(math.isfinite(x) and x > 0 for x in w):
+        # A weight of 0 or below would leave the denominator 0 or turn a goal round.
+        raise ValueError("a goal's weight is a positive number")
+    if not 0 <= rho <= 1:
+        raise ValueError("rho, the goals' intercorrelation, is from 0 to 1")
     sw = sum(w)
     sw2 = sum(x * x for x in w)
     return 50 + 10 * sum(wi * xi for wi, xi in zip(w, scores, strict=True)) / math.sqrt(
@@ -352,8 +362,9 @@ def score(instrument: Instrument, answers: dict[str, int]) -> Scores:
             out["poor_wellbeing"] = float(index <= 50)
     elif instrument.scoring == "gas":
         goals = [a[i.code] for i in instrument.items if i.code in a]
-        out["t_score"] = round(gas_t_score(goals), 6)
-        out["goals_met"] = float(all(g >= 0 for g in goals))
+        if goals:
+            out["t_score"] = round(gas_t_score(goals), 6)
+            out["goals_met"] = float(all(g >= 0 for g in goals))
     elif instrument.scoring == "relational":
         for code in ("contact_person", "asked_what_matters", "helped"):
             if code in a:
@@ -384,6 +395,8 @@ def custom(code: str, name: str, licence: str, attribution: str, items: list[Ite
     for i in items:
         if i.kind != "scale" or i.minimum >= i.maximum:
             raise ValueError(f"item {i.code}: a scale from a lower to a higher whole number")
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError("the factor is a positive number")
     return Instrument(code=code, name=name, licence=licence, attribution=attribution,
                       introduction=introduction, items=items, measures=[measure],
                       scoring=scoring, factor=factor, shipped=False)
