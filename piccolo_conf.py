@@ -13,5 +13,6 @@ APP_REGISTRY = AppRegistry(
         "outcomes.piccolo_app",
         "ledger.piccolo_app",
         "voice.piccolo_app",
+        "opendata.piccolo_app",
     ]
 )

@@ -49,7 +49,8 @@ GROUPS: dict[str, dict[str, str]] = {
                                 "or by another provider of the partnership",
     },
     "Batches": {
-        "idempotency_key_required": "a claim batch without an Idempotency-Key header",
+        "idempotency_key_required": "a batch of claims or of recorded answers without "
+                                    "an Idempotency-Key header",
         "idempotency_key_reused": "the Idempotency-Key was used for a different request",
         "invalid_idempotency_key": "the Idempotency-Key is too long or not printable",
         "contract_not_active": "the contract takes submissions only while active",
@@ -203,6 +204,10 @@ GROUPS: dict[str, dict[str, str]] = {
         "outside_wave": "a recorded answer dated outside its wave or in the future",
         "comment_not_found": "no such comment, or not one the caller may moderate",
         "commissioner_or_provider_only": "a deletion of answers asked by an auditor",
+    },
+    "Open data": {
+        "unknown_part": "a publication decision for a part of a contract Virker does not "
+                        "publish",
     },
     "Metric library": {
         "invalid_metric": "a metric that breaks the library's rules",

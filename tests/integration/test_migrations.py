@@ -17,6 +17,8 @@ EXPECTED = {
     "contract_proposal", "contract_acceptance", "web_session", "login_attempt",
     "advice_decision", "cohort_evaluation",
     "voice_instrument", "survey_wave", "voice_invitation", "voice_response", "voice_deletion",
+    "reference_project", "reference_metric", "reference_price", "reference_import",
+    "exchange_rate", "publication",
 }
 
 
