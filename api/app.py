@@ -29,9 +29,13 @@ from api.routes import pages
 from api.routes.contracts import ContractController, MetricController
 from api.routes.directory import ApiKeyController, OrganisationController, UserController
 from api.routes.effect import EffectController
+from api.routes.exports import ExportController, OpenDataController
 from api.routes.ledger import LedgerController
 from api.routes.outcomes import IntakeController, VerificationController
+from api.routes.publication import PublicationController, WhatWorksController
+from api.routes.reference import ReferenceController
 from api.routes.reports import ReportController
+from api.routes.voice import AnswerController, VoiceController, hide_tokens_in_access_log
 from api.sessions import session_config, session_stores
 from api.web import i18n
 from api.web import pages as web_pages
@@ -40,6 +44,7 @@ from core.database import bind, make_engine, prepare
 from core.settings import Settings, get_settings
 from ledger.checkpoints import write_after_change
 from reports import pool as report_pool
+from voice import service as voice_service
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
@@ -55,7 +60,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         pooled = manage_pool and isinstance(engine, PostgresEngine)
         if pooled:
-            await engine.start_connection_pool(min_size=1, max_size=10)
+            await engine.start_connection_pool(min_size=1, max_size=10,
+                                               reset=keep_session)
+        if manage_pool:
+            await _voice_retention()
         timer = None
         if manage_pool and settings.checkpoint_interval > 0:
             timer = asyncio.create_task(_checkpoints_every(settings.checkpoint_interval))
@@ -71,20 +79,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                 await engine.close_connection_pool()
 
     session = session_config(settings)
+    hide_tokens_in_access_log()
     api = Router(
         path="/",
         route_handlers=[OrganisationController, UserController, ApiKeyController,
                         MetricController, ContractController, IntakeController,
                         VerificationController, LedgerController, ReportController,
-                        EffectController],
+                        EffectController, VoiceController, ExportController, ReferenceController,
+                        PublicationController],
         guards=[auditors_read_only],
         security=[{"apiKey": []}],
     )
     return Litestar(
         route_handlers=[
-            api, pages.home, pages.login_page, pages.login_form, pages.logout,
+            api, AnswerController, OpenDataController, pages.home, pages.login_page,
+            pages.login_form, pages.logout,
             pages.login_json, pages.logout_json, pages.change_password, pages.me,
-            pages.health, *web_pages.route_handlers(),
+            pages.health, WhatWorksController, *web_pages.route_handlers(),
             create_static_files_router(path="/static", directories=[WEB / "static"],
                                        opt={"exclude_from_auth": True},
                                        include_in_schema=False),
@@ -93,8 +104,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         lifespan=[lifespan],
         middleware=[session.middleware, session_guard, language_middleware,
                     DefineMiddleware(AuthenticationMiddleware,
-                                     exclude=["^/schema", "^/static/"])],
-        csrf_config=CSRFConfig(secret=settings.secret_key, exclude=["^/api/"],
+                                     exclude=["^/schema", "^/static/", "^/voice/"])],
+        csrf_config=CSRFConfig(secret=settings.secret_key, exclude=["^/api/", "^/voice/"],
                                cookie_secure=settings.secure_cookies, cookie_httponly=False),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=require_json_body,
@@ -124,6 +135,14 @@ WEB = Path(__file__).parent / "web"
 JSON_TYPES = ("application/json",)
 
 
+async def keep_session(connection) -> None:
+    """What a pooled connection needs before its next use: nothing more than asyncpg's own
+    clean-up (an open transaction rolled back, listeners removed). Virker keeps no session
+    state on pooled connections (its locks are transaction-level, its settings SET LOCAL),
+    so the reset query asyncpg would send on every release, one round trip per query, is
+    not sent."""
+
+
 async def require_json_body(request: Request) -> None:
     """Writes to /api carry JSON (or what the route declares in opt['accepts'])."""
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -135,6 +154,18 @@ async def require_json_body(request: Request) -> None:
     if content_type and content_type not in accepts:
         raise HTTPException(status_code=415,
                             detail=f"send {' or '.join(accepts)}, not {content_type}")
+
+
+async def _voice_retention() -> None:
+    """Delete the comments whose wave's retention has run out, once as the app starts (and
+    with `virker voice-retention` from a daily job); a failure is logged, the app starts."""
+    try:
+        removed = await voice_service.apply_retention()
+    except Exception:
+        logging.getLogger("virker.voice").exception("voice retention failed at start-up")
+        return
+    if removed:
+        logging.getLogger("virker.voice").info("retention: %d comments deleted", removed)
 
 
 async def _checkpoints_every(seconds: int) -> None:

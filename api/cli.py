@@ -375,6 +375,55 @@ def advise(subject: str, shift: float, as_of: Any, as_json: bool, lang: str | No
         click.echo(advice_text(data, lang))
 
 
+@main.command("voice-retention")
+def voice_retention() -> None:
+    """Delete the comments of survey waves whose retention period has run out (the scores
+    stay); prints how many were deleted. Run it daily; the server also runs it as it
+    starts."""
+    from voice.service import apply_retention
+
+    removed = run(apply_retention)
+    click.echo(str(removed))
+    click.echo(f"{removed} comment{'' if removed == 1 else 's'} past retention deleted",
+               err=True)
+
+
+@main.command("import-rates")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_rates(file: Path) -> None:
+    """Load the ECB's euro reference rates from FILE (eurofxref.csv, eurofxref-hist.csv or
+    the .zip the ECB serves), for prices in other currencies; a rate already on record is
+    kept, so loading a file again adds nothing. Prints how many rates were added."""
+    from opendata.rates import import_rates as load
+
+    report = run(functools.partial(load, file))
+    click.echo(str(report.added))
+    span = f", {report.first_on} to {report.last_on}" if report.first_on else ""
+    click.echo(f"{file.name}: {report.days} days, {len(report.currencies)} currencies"
+               f"{span}; {report.added} rates added, {report.already_on_record} already on "
+               f"record, {report.not_quoted} cells not quoted (N/A)", err=True)
+    for line in report.differing:
+        click.echo(f"kept the rate on record: {line}", err=True)
+
+
+@main.command("import-indigo")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the whole report as JSON")
+def import_indigo(path: Path, as_json: bool) -> None:
+    """Load outcome contracts from elsewhere into the reference library: PATH is the INDIGO
+    dataset's folder of CSVs, or INDIGO 4.1 project JSON (a file or a folder of files).
+    Projects already loaded and unchanged are left alone, so loading again changes nothing.
+    Prints what was read, loaded and skipped, and why."""
+    from opendata.indigo import import_indigo as load
+    from opendata.indigo import report_text
+
+    report = run(functools.partial(load, path))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2).decode())
+    else:
+        click.echo(report_text(report))
+
+
 @main.command("export-beancount")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="file to write (default: standard output)")
@@ -390,6 +439,90 @@ def export_beancount(output: Path | None) -> None:
         output.write_text(text)
     else:
         click.echo(text, nl=False)
+
+
+def _open_data(fmt: str, contract: str | None, all_public: bool, out: Path | None,
+               validate: bool) -> None:
+    """Write the public contracts (or one) as `fmt`; with `validate`, check the export
+    against the standard's schemas first and write nothing if it fails."""
+    from opendata.exports import encode, public_export
+
+    if bool(contract) == all_public:
+        raise click.UsageError("name one contract (--contract REF_OR_ID) or ask for "
+                               "--all-public")
+
+    async def job() -> dict:
+        contract_id = None
+        if contract:
+            row, _ = await _contract_of(contract)
+            contract_id = row["id"]
+        return await public_export(fmt, contract_id, unknown_as_missing=False)
+
+    document = run(job)
+    data = encode(document)
+    if validate:
+        import json
+
+        from opendata.validate import VALIDATORS, SchemasMissing
+
+        try:
+            problems = VALIDATORS[fmt](json.loads(data))
+        except SchemasMissing as exc:
+            raise click.ClickException(str(exc)) from None
+        if problems:
+            for problem in problems:
+                click.echo(str(problem), err=True)
+            raise click.ClickException(f"the {fmt} export does not validate: "
+                                       f"{len(problems)} problems")
+    if out:
+        out.write_bytes(data + b"\n")
+        click.echo(f"{out}: {fmt} export written" + (", valid" if validate else ""), err=True)
+    else:
+        click.echo(data.decode())
+
+
+def _open_data_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed([
+        click.option("--contract", default=None, metavar="REF_OR_ID",
+                     help="one published contract, by reference or id"),
+        click.option("--all-public", is_flag=True,
+                     help="every contract whose `contract` part is public"),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="file to write (default: standard output)"),
+        click.option("--validate", is_flag=True,
+                     help="check the export against the standard's JSON Schemas "
+                          "(../shared/reference/schemas or VIRKER_SCHEMAS; needs jsonschema)"
+                          " and exit 1 with the problems if it does not validate"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+@main.command("export-ocds")
+@_open_data_options
+def export_ocds(contract: str | None, all_public: bool, out: Path | None,
+                validate: bool) -> None:
+    """Write published contracts as an OCDS 1.1 release package with the metrics extension
+    (public parts only; results suppressed below k)."""
+    _open_data("ocds", contract, all_public, out, validate)
+
+
+@main.command("export-indigo")
+@_open_data_options
+def export_indigo(contract: str | None, all_public: bool, out: Path | None,
+                  validate: bool) -> None:
+    """Write published contracts as INDIGO 4.1 projects with their organisations (public
+    parts only; results suppressed below k)."""
+    _open_data("indigo", contract, all_public, out, validate)
+
+
+@main.command("export-360giving")
+@_open_data_options
+def export_360giving(contract: str | None, all_public: bool, out: Path | None,
+                     validate: bool) -> None:
+    """Write the grants funds pay for published contracts as a 360Giving package (public
+    parts only)."""
+    _open_data("360giving", contract, all_public, out, validate)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,6 +89,16 @@ TITLES = {
 }
 
 
+# Paths whose next part is a capability, an invitation link's token: neither a problem nor
+# a log line shows it.
+TOKEN_IN_PATH = re.compile(r"(/api/v1/answer/|/voice/)[^/?#\s\"]*")
+
+
+def without_token(path: str) -> str:
+    """`path` with a link's token cut out."""
+    return TOKEN_IN_PATH.sub("\\1…", path)
+
+
 class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
     type: str
     title: str
@@ -114,7 +124,8 @@ def problem(request: Request | None, status: int, code: str, detail: str = "",
         status=status,
         code=code,
         detail=personal.mask(detail),
-        instance=personal.mask(request.url.path) if request is not None else "",
+        instance=personal.mask(without_token(request.url.path)) if request is not None
+        else "",
         errors=[Problem(code=e.code, field=personal.mask(e.field),
                         message=personal.mask(e.message)) for e in errors or []],
     )
@@ -154,7 +165,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response:
 def on_http_exception(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if status >= 500:
-        log.error("server error on %s: %s", request.url.path, exc.detail)
+        log.error("server error on %s: %s", without_token(request.url.path), exc.detail)
         return problem(request, status, "internal_error", "something went wrong on our side")
     code = STATUS_CODES.get(status, "client_error")
     return problem(request, status, code, str(exc.detail or ""), headers=exc.headers)
@@ -207,7 +218,7 @@ def database_unavailable(exc: BaseException) -> bool:
 def on_database_error(request: Request, exc: Exception) -> Response:
     if not database_unavailable(exc):
         return on_unexpected(request, exc)
-    log.error("database unavailable on %s: %s: %s", request.url.path,
+    log.error("database unavailable on %s: %s: %s", without_token(request.url.path),
               type(exc).__name__, exc)
     return problem(request, 503, "database_unavailable",
                    "the database cannot be reached just now; try again shortly",
@@ -234,7 +245,8 @@ def on_data_error(request: Request, exc: Exception) -> Response:
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    log.exception("unexpected error on %s", without_token(request.url.path),
+                  exc_info=exc)
     return problem(request, 500, "internal_error", "something went wrong on our side")
 
 

@@ -51,6 +51,7 @@ from litestar.routes import HTTPRoute
 
 from api.auth import IDEMPOTENCY_KEY, auditors_read_only
 from api.errors import PROBLEM_JSON, ProblemDetails
+from api.routes.voice import answer_row
 from contracts.schemas import Input
 from outcomes.schemas import MAX_ROWS, ClaimIn, ParticipantIn
 
@@ -132,6 +133,48 @@ REFUSALS: dict[str, tuple[int, ...]] = {
     "POST /api/v1/payment-runs/{run_id}/pay": (409,),
     "GET /api/v1/contracts/{contract_id}/statement.pdf": (422,),  # invalid_period, …
     "GET /api/v1/payment-runs/{run_id}/remittance.pdf": (409,),  # run_not_paid
+    "GET /api/v1/instruments": (),
+    # commissioner_only; instrument_exists (added before: 409; one Virker ships: 422),
+    # reserved_item_code, invalid_scale, duplicate_item
+    "POST /api/v1/instruments": (403, 409, 422),
+    "GET /api/v1/contracts/{contract_id}/waves": (),
+    "POST /api/v1/contracts/{contract_id}/waves": (422,),  # wave_dates, days_required, …
+    "GET /api/v1/waves/{wave_id}": (),
+    "POST /api/v1/waves/{wave_id}/answer-back": (),
+    "POST /api/v1/waves/{wave_id}/invitations": (409,),  # wave_not_open
+    # idempotency_key_reused, contract_not_active; idempotency_key_required, unknown_columns
+    "POST /api/v1/contracts/{contract_id}/waves/{wave_id}/responses": (409, 422),
+    "GET /api/v1/contracts/{contract_id}/comments": (),
+    "POST /api/v1/comments/{response_id}/moderation": (),
+    "GET /api/v1/contracts/{contract_id}/voice-deletions": (),
+    "POST /api/v1/contracts/{contract_id}/voice-deletions": (),  # participant_not_found
+    "GET /api/v1/contracts/{contract_id}/voice": (),
+    "GET /api/v1/answer/{token}": (410,),  # invitation_used, invitation_expired
+    # already_answered; invitation_used, invitation_expired; unknown_item, answer_out_of_range
+    "POST /api/v1/answer/{token}": (409, 410, 422),
+    # commissioner_only (include=private by another party); not_published
+    "GET /api/v1/contracts/{contract_id}/exports/ocds.json": (403, 409),
+    "GET /api/v1/contracts/{contract_id}/exports/indigo.json": (403, 409),
+    "GET /api/v1/contracts/{contract_id}/exports/360giving.json": (403, 409),  # no_grants
+    "GET /api/v1/open-data/ocds.json": (409,),  # nothing_published
+    "GET /api/v1/open-data/indigo.json": (409,),
+    "GET /api/v1/open-data/360giving.json": (409,),  # no_grants
+    "GET /api/v1/open-data/contracts/{contract_id}/ocds.json": (),
+    "GET /api/v1/open-data/contracts/{contract_id}/indigo.json": (),
+    "GET /api/v1/open-data/contracts/{contract_id}/360giving.json": (409,),  # no_grants
+    "GET /api/v1/contracts/{contract_id}/publication": (),
+    # commissioner_only; unknown_part
+    "PUT /api/v1/contracts/{contract_id}/publication": (403, 422),
+    "GET /api/v1/what-works": (),
+    "GET /api/v1/what-works/{subject}": (),  # subject_not_found
+    # invalid_cursor, currency_required, price_range_inverted, unknown_currency
+    "GET /api/v1/reference/projects": (422,),
+    "GET /api/v1/reference/projects/{code}": (422,),  # unknown_currency
+    # commissioner_only; reference taken, metric_code_taken; no_exchange_rate, invalid_terms,
+    # unknown_reference_metric, unknown_metric, unknown_currency
+    "POST /api/v1/reference/projects/{code}/draft": (403, 409, 422),
+    "GET /api/v1/reference/sectors": (),
+    "GET /api/v1/reference/rates": (),
 }
 
 # Batch endpoints: the rows their handlers decode from JSON or CSV (outcomes.parsing).
@@ -139,14 +182,22 @@ BATCHES: dict[str, type[msgspec.Struct]] = {
     "POST /api/v1/contracts/{contract_id}/participants": ParticipantIn,
     "POST /api/v1/contracts/{contract_id}/claims": ClaimIn,
 }
+# Batch endpoints whose columns depend on what the batch is for (a survey wave's instrument):
+# the columns every batch has; each further column is an item's answer, a whole number.
+OPEN_BATCHES: dict[str, type[msgspec.Struct]] = {
+    "POST /api/v1/contracts/{contract_id}/waves/{wave_id}/responses": answer_row(),
+}
+ITEM_ANSWER = {"anyOf": [{"type": "integer"}, {"type": "null"}],
+               "description": "an answer to the item of this code of the wave's instrument"}
 # Operations that read an Idempotency-Key (api.auth.idempotency_key): whether it is required.
 IDEMPOTENT: dict[str, bool] = {
     "POST /api/v1/contracts/{contract_id}/participants": False,
     "POST /api/v1/contracts/{contract_id}/claims": True,  # idempotency_key_required
     "POST /api/v1/contracts/{contract_id}/payment-runs": False,
+    "POST /api/v1/contracts/{contract_id}/waves/{wave_id}/responses": True,
 }
 # Operations that say whether they replayed an earlier answer (Idempotent-Replayed).
-REPLAY_HEADER = set(BATCHES)
+REPLAY_HEADER = set(BATCHES) | set(OPEN_BATCHES)
 
 ERRORS: dict[int, str] = {
     400: "The request cannot be read: a parameter or the body is not what this document "
@@ -158,6 +209,8 @@ ERRORS: dict[int, str] = {
          "`provider_only`, …), an auditor writing (`read_only`), an administrator's task "
          "(`admin_only`), or a web form without its CSRF token.",
     404: "Does not exist, or you may not know that it exists.",
+    410: "No longer usable: a link that has taken its one answer (`invitation_used`) or is "
+         "past its expiry (`invitation_expired`).",
     409: "Clashes with what is recorded: a state that does not allow it "
          "(`invalid_transition`, …) or an Idempotency-Key used for another request "
          "(`idempotency_key_reused`). The `code` says which.",
@@ -213,6 +266,8 @@ def amend(document: Document, app: Litestar) -> Document:
         handler = handlers[key]
         if key in BATCHES:
             op["requestBody"] = _batch_body(BATCHES[key])
+        if key in OPEN_BATCHES:
+            op["requestBody"] = _batch_body(OPEN_BATCHES[key], items=True)
         if key in IDEMPOTENT:
             op.setdefault("parameters", []).append(_idempotency_key(IDEMPOTENT[key]))
         _replays(op, key)
@@ -318,7 +373,7 @@ def _bodies(doc: Document, handlers: dict[str, HTTPRouteHandler]) -> None:
             for media_type, media in content.items():
                 if _is_json(media_type) and _encodable(python_type):
                     slots.append((media, python_type))
-    extra = [ProblemDetails, *BATCHES.values()]
+    extra = [ProblemDetails, *BATCHES.values(), *OPEN_BATCHES.values()]
     schemas, components = msgspec.json.schema_components(
         [t for _, t in slots] + extra, ref_template="#/components/schemas/{name}")
     for (media, _), schema in zip(slots, schemas, strict=False):
@@ -330,6 +385,8 @@ def _bodies(doc: Document, handlers: dict[str, HTTPRouteHandler]) -> None:
     for name, schema in components.items():
         if isinstance(structs.get(name), type) and issubclass(structs[name], Input):
             _input_rules(schema)
+    for rows in OPEN_BATCHES.values():
+        components[rows.__name__]["additionalProperties"] = ITEM_ANSWER
     kept = doc.setdefault("components", {}).get("schemas", {})
     doc["components"]["schemas"] = {**kept, **components}
 
@@ -505,8 +562,10 @@ def _problem(status: int) -> Document:
     return response
 
 
-def _batch_body(rows: type[msgspec.Struct]) -> Document:
+def _batch_body(rows: type[msgspec.Struct], items: bool = False) -> Document:
     name, columns = rows.__name__, ", ".join(rows.__struct_fields__)
+    if items:
+        columns += " and one per item code of the instrument"
     return {
         "required": True,
         "description": f"Up to {MAX_ROWS} rows, as a JSON array or as CSV with a header row "

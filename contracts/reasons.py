@@ -205,9 +205,30 @@ GROUPS: dict[str, dict[str, str]] = {
         "comment_not_found": "no such comment, or not one the caller may moderate",
         "commissioner_or_provider_only": "a deletion of answers asked by an auditor",
     },
+    "Forms in the web UI": {
+        "required": "a form field left empty that must be filled in",
+        "too_long": "a form field longer than it may be",
+        "too_many": "more lines in a form field than one request takes",
+    },
     "Open data": {
         "unknown_part": "a publication decision for a part of a contract Virker does not "
                         "publish",
+        "not_published": "an export of a contract whose `contract` part is private, asked "
+                         "without include=private (or by the command line)",
+        "nothing_published": "an open-data export asked before any contract is published",
+        "no_grants": "a 360Giving export of contracts none of whose commissioners is a fund "
+                     "paying grants",
+        "reference_project_not_found": "no reference project with this code",
+        "currency_required": "a price range searched for without the currency it is in",
+        "price_range_inverted": "a price range whose lowest price is above its highest",
+        "no_exchange_rate": "a draft from a reference project priced in a currency with no "
+                            "exchange rate to the contract's on record",
+        "unknown_reference_metric": "a metric_map naming a metric the reference project "
+                                    "does not have",
+        "invalid_reference_draft": "a draft from a reference project refused for several "
+                                   "reasons, each in `errors`",
+        "invalid_rates_file": "an exchange-rate file that is not the ECB's reference-rate "
+                              "CSV",
     },
     "Metric library": {
         "invalid_metric": "a metric that breaks the library's rules",

@@ -49,6 +49,15 @@ class Settings:
     environment: str = "production"
     # Figures about fewer people than this are suppressed outside a contract's own parties.
     small_cell_k: int = 5
+    # Open data (opendata.ocds, indigo_export, giving360): who publishes (default: the
+    # operator organisation's name, else the contract's first commissioner), the OCDS ocid
+    # prefix, the 360Giving grant id prefix, the public address exports are found at and
+    # the licence they carry (a URL; none when empty).
+    publisher_name: str = ""
+    ocid_prefix: str = "ocds-virker-"
+    grant_prefix: str = "360G-virker-"
+    public_url: str = ""
+    data_license: str = ""
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -79,6 +88,11 @@ class Settings:
             checkpoint_interval=int(env.get("VIRKER_CHECKPOINT_INTERVAL", "3600")),
             environment=environment,
             small_cell_k=int(env.get("VIRKER_SMALL_CELL_K", "5")),
+            publisher_name=env.get("VIRKER_PUBLISHER_NAME", ""),
+            ocid_prefix=env.get("VIRKER_OCID_PREFIX", "ocds-virker-"),
+            grant_prefix=env.get("VIRKER_360GIVING_PREFIX", "360G-virker-"),
+            public_url=env.get("VIRKER_PUBLIC_URL", ""),
+            data_license=env.get("VIRKER_DATA_LICENSE", ""),
         )
 
 

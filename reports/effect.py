@@ -31,12 +31,19 @@ from effect import funnel, queries, service
 from effect.schemas import Comparison, ContractEffect, Figures, Forecast
 from reports import formats
 from reports.attachments import Attachment, safe_csv
+from voice import figures as voice_figures
+from voice.schemas import VoiceResults
 
 # The order a line's breakdowns are printed in, and what each is called.
 DIMENSIONS = (("cohort", "Cohort"), ("age_band", "Age band"), ("area", "Area"),
               ("quarter", "Enrolment quarter"), ("provider", "Partner"))
 
+VOICE_DIMENSIONS = (("cohort", "Cohort"), ("age_band", "Age band"), ("area", "Area"))
+
 UPLIFT_METHODS = {"newcombe": ", Newcombe", "one_sample": ", Wilson less the baseline"}
+
+# The report's prose is English: the citizen-voice measures are named in English too.
+VOICE_LANGUAGE = "en"
 
 FIGURE_COLUMNS = ["contract_id", "reference", "line_code", "metric_code", "dimension",
                   "value", *Figures.__struct_fields__]
@@ -97,6 +104,39 @@ def span(low: float | None, high: float | None, lang: str = "en") -> str:
         percent(high, lang)
 
 
+def decimal(value: float | None, lang: str = "en", digits: int = 1) -> str:
+    """A mean score (6.25) to `digits` decimals as the reader writes it: "6,3" in Danish."""
+    if value is None:
+        return "–"
+    decimals = "." + "0" * digits if digits else ""
+    return format_decimal(value, format=f"#,##0{decimals};-#,##0{decimals}",
+                          locale=_locale(lang))
+
+
+def change(value: float | None, lang: str = "en") -> str:
+    """A change of a mean score, signed: "+1,2"."""
+    if value is None:
+        return "–"
+    return format_decimal(value, format="+#,##0.0;-#,##0.0", locale=_locale(lang))
+
+
+def score(value: float | None, kind: str, lang: str = "en") -> str:
+    """A citizen-voice figure: a share as per cent, a mean to one decimal."""
+    return percent(value, lang) if kind == "share" else decimal(value, lang)
+
+
+def score_interval(low: float | None, high: float | None, kind: str, lang: str = "en"
+                   ) -> str:
+    """The 95 % interval of a citizen-voice figure: "5,1 to 7,3" or "7,0 % to 26,2 %"."""
+    if low is None or high is None:
+        return "–"
+    if kind == "share":
+        return interval(low, high, lang)
+    if kind == "change":
+        return f"{change(low, lang)} to {change(high, lang)}"
+    return f"{decimal(low, lang)} to {decimal(high, lang)}"
+
+
 # The funnel plot ---------------------------------------------------------------------------
 
 
@@ -151,6 +191,8 @@ class EffectReport(msgspec.Struct, kw_only=True):
     forecast: Forecast
     lang: str
     attachments: list[Attachment] = []
+    # The citizen voice of each contract of `effects` (same order), as GET /voice gives it.
+    voices: list[VoiceResults] = []
 
 
 def figures_frame(effects: Sequence[ContractEffect]) -> pd.DataFrame:
@@ -175,9 +217,19 @@ def figures_frame(effects: Sequence[ContractEffect]) -> pd.DataFrame:
 
 
 def _attachments(effect_json: bytes, forecast: Forecast, effects: Sequence[ContractEffect],
-                 *, effect_route: str, forecast_route: str) -> list[Attachment]:
+                 *, effect_route: str, forecast_route: str,
+                 voices: Sequence[VoiceResults] = (), voice_route: str = "",
+                 one: bool = True) -> list[Attachment]:
     frame = figures_frame(effects)
-    return [
+    heard = [v for v in voices if v.waves]
+    voice = []
+    if heard:
+        voice = [Attachment(
+            name="voice.json", media_type="application/json",
+            data=msgspec.json.encode(heard[0] if one else heard),
+            rows=sum(len(v.waves) for v in heard),
+            description=f"The citizen-voice figures as {voice_route} gives them")]
+    return [*voice,
         Attachment(name="effect.json", media_type="application/json", data=effect_json,
                    rows=sum(len(e.lines) for e in effects),
                    description=f"The effect figures as {effect_route} gives them"),
@@ -205,17 +257,20 @@ async def contract_report(principal: Principal, contract_id: UUID, *,
     administrator): GET /effect and GET /forecast of the contract, for the same reader."""
     effect = await service.contract_effect(principal, contract_id, as_of=as_of)
     forecast = await service.liability_forecast(principal, contract_id=contract_id)
+    voice = await voice_figures.contract_voice(principal, contract_id, VOICE_LANGUAGE)
     row = await Contract.select(Contract.version).where(Contract.id == contract_id).first()
     terms = await current_terms(contract_id, row["version"])
     identifiers = await _identifiers([c.organisation_id for c in terms.commissioners])
     report = EffectReport(
         kind="contract", title=f"Effect report {effect.reference}", subject=effect.reference,
         as_of=effect.as_of, generated_at=now().replace(microsecond=0), effects=[effect],
-        forecast=forecast, lang=formats.document_lang(effect.currency, identifiers, lang))
+        forecast=forecast, lang=formats.document_lang(effect.currency, identifiers, lang),
+        voices=[voice])
     report.attachments = _attachments(
-        msgspec.json.encode(effect), forecast, [effect],
+        msgspec.json.encode(voice_figures.with_voice(effect, voice)), forecast, [effect],
         effect_route=f"GET /api/v1/contracts/{contract_id}/effect?as_of={effect.as_of}",
-        forecast_route=f"GET /api/v1/contracts/{contract_id}/forecast")
+        forecast_route=f"GET /api/v1/contracts/{contract_id}/forecast",
+        voices=[voice], voice_route=f"GET /api/v1/contracts/{contract_id}/voice")
     return report
 
 
@@ -229,6 +284,8 @@ async def portfolio_report(principal: Principal, owner: UUID, *,
     effects = await service.portfolio_effect(principal, organisation_id=owner, as_of=as_of)
     roles = await queries.party_contracts(owner)
     effects = [e for e in effects if "commissioner" in roles.get(str(e.contract_id), ())]
+    voices = [await voice_figures.contract_voice(principal, e.contract_id, VOICE_LANGUAGE)
+              for e in effects]
     org = await Organisation.select(Organisation.name, Organisation.identifier).where(
         Organisation.id == owner).first() or {"name": str(owner), "identifier": ""}
     currencies = {e.currency for e in effects}
@@ -238,11 +295,15 @@ async def portfolio_report(principal: Principal, owner: UUID, *,
         kind="portfolio", title=f"Effect report: portfolio of {org['name']}",
         subject=org["name"], as_of=as_of, generated_at=now().replace(microsecond=0),
         effects=effects, forecast=forecast,
-        lang=formats.document_lang(currency, [org["identifier"]], lang))
+        lang=formats.document_lang(currency, [org["identifier"]], lang), voices=voices)
     report.attachments = _attachments(
-        msgspec.json.encode(effects), forecast, effects,
+        msgspec.json.encode([voice_figures.with_voice(e, v)
+                             for e, v in zip(effects, voices, strict=True)]),
+        forecast, effects,
         effect_route="GET /api/v1/contracts/{id}/effect, one per contract,",
-        forecast_route=f"GET /api/v1/forecast?organisation_id={owner}")
+        forecast_route=f"GET /api/v1/forecast?organisation_id={owner}",
+        voices=voices, voice_route="GET /api/v1/contracts/{id}/voice, one per contract with "
+                                   "survey waves,", one=False)
     return report
 
 
@@ -303,7 +364,13 @@ def report_pdf(report: EffectReport) -> bytes:
         span=lambda lo, hi: span(lo, hi, lang),
         cost=lambda f, which, c, undefined: _cost(f, which, c, lang, undefined),
         notes=Notes,
-        share=lambda part, whole: None if not whole else part / whole)
+        share=lambda part, whole: None if not whole else part / whole,
+        voices={str(v.contract_id): v for v in report.voices},
+        voice_dimensions=VOICE_DIMENSIONS,
+        decimal=lambda v, digits=1: decimal(v, lang, digits),
+        score=lambda v, kind: score(v, kind, lang),
+        score_interval=lambda lo, hi, kind: score_interval(lo, hi, kind, lang),
+        change=lambda v: change(v, lang))
     return pdf(document, report.attachments)
 
 

@@ -11,6 +11,7 @@ import msgspec
 
 from contracts.errors import Problem
 from contracts.schemas import Code, Input, Name, Output
+from effect.schemas import Advice, ContractEffect
 from voice.instruments import Instrument, Measure, Texts
 
 Timepoint = Literal["enrolment", "exit", "days_after_enrolment"]
@@ -165,6 +166,8 @@ class Questionnaire(Output, kw_only=True):
     language: str
     instrument: Instrument
     expires_on: dt.date
+    # The day this wave's comments are deleted (docs/citizen-voice.md, retention).
+    comments_deleted_on: dt.date
     you_said: str | None = None
     we_did: str | None = None
 
@@ -296,3 +299,46 @@ class VoiceResults(Output, kw_only=True):
 
 
 __all__ = ["Instrument", "Measure", "Texts"]
+
+
+# Citizen voice beside the effect figures and the advice ------------------------------------
+
+
+class ContractEffectWithVoice(ContractEffect, kw_only=True, omit_defaults=True):
+    """A contract's effect figures, every one exactly as `ContractEffect` gives it, with the
+    contract's citizen voice beside them (absent while the contract has no survey wave);
+    the voice changes none of them."""
+
+    voice: VoiceResults | None = None
+
+
+class VoiceFigure(Output, kw_only=True):
+    """One citizen-voice figure in the advice's context: how many answered, the share or mean
+    with its 95 % interval; blank when suppressed."""
+
+    n: int | None
+    value: float | None
+    low: float | None
+    high: float | None
+    suppressed: bool = False
+
+
+class VoiceContext(Output, kw_only=True):
+    """What the participants of one contract said, beside the advice on it: respondents to
+    Virker's relational questions, the share who have one contact person, and how much it
+    helped (0-10). Context for the person deciding; it changes neither band nor shift."""
+
+    contract_id: UUID
+    reference: str
+    own: bool
+    respondents: int | None
+    contact_person: VoiceFigure
+    helped: VoiceFigure
+
+
+class AdviceWithVoice(Advice, kw_only=True):
+    """The allocation advice, every field exactly as `Advice` gives it, with a citizen-voice
+    context per contract advised on (`voice`, in the order of `units`)."""
+
+    voice: list[VoiceContext] = []
+    voice_note: str = ""

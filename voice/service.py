@@ -331,18 +331,45 @@ async def invite(principal: Principal, wave_id: UUID, body: InvitationsIn,
 # Answering through a link -----------------------------------------------------------------
 
 
+# The answer's path is the one a thousand participants may take at once: written out in SQL
+# rather than built by the ORM per request.
+_INVITATION = (
+    "SELECT i.id, i.wave, i.sealed, i.expires_on, i.used_on, w.closes_on, w.contract, "
+    "w.instrument_code, w.instrument_owner FROM voice_invitation i "
+    "JOIN survey_wave w ON w.id = i.wave WHERE i.token_hash = {}")
+_RESPONSE_COLUMNS = ("id, wave, contract, participant, mode, submitted_on, answers, scores, "
+                     "comment, comment_status, moderated_by, moderated_on, recorded_by")
+_USE = "UPDATE voice_invitation SET used_on = {} WHERE id = {} AND used_on IS NULL"
+# PostgreSQL: the link used up and the answer stored in one statement, which is atomic.
+_USE_AND_STORE = (
+    f"WITH used AS ({_USE} RETURNING id) INSERT INTO voice_response ({_RESPONSE_COLUMNS}) "
+    "SELECT {}, {}, {}, {}, 'web', {}, {}, {}, {}, {}, NULL, NULL, NULL FROM used "
+    "RETURNING id")
+_STORE = (f"INSERT INTO voice_response ({_RESPONSE_COLUMNS}) "
+          "VALUES ({}, {}, {}, {}, 'web', {}, {}, {}, {}, {}, NULL, NULL, NULL)")
+
+
+async def _use_and_store(invitation: dict, today: dt.date, values: list) -> bool:
+    """Use the link up and store the answer, both or neither; False when the link was used
+    meanwhile."""
+    engine = Invitation._meta.db
+    if engine.engine_type == "postgres":
+        return bool(await Invitation.raw(_USE_AND_STORE, today, invitation["id"], *values))
+    async with write_transaction():
+        used = await Invitation.raw(_USE + " RETURNING id", today, invitation["id"])
+        if not used:
+            return False
+        await Invitation.raw(_STORE, *values)
+    return True
+
+
 async def _invitation(token: str) -> dict:
     """The invitation a token opens, or why it opens none: 404 for a token Virker never
     gave, 410 for one used or expired (the wave's own close included)."""
     if not tokens.looks_like_token(token):
         raise NotFound("this link is not one Virker gave", code="invitation_not_found")
-    row = await Invitation.select(
-        Invitation.id, Invitation.wave, Invitation.sealed, Invitation.expires_on,
-        Invitation.used_on, Invitation.wave.closes_on.as_alias("closes_on"),
-        Invitation.wave.contract.as_alias("contract"),
-        Invitation.wave.instrument_code.as_alias("instrument_code"),
-        Invitation.wave.instrument_owner.as_alias("instrument_owner")).where(
-        Invitation.token_hash == tokens.token_hash(token)).first()
+    rows = await Invitation.raw(_INVITATION, tokens.token_hash(token))
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("this link is not one Virker gave", code="invitation_not_found")
     if row["used_on"] is not None:
@@ -369,6 +396,7 @@ async def questionnaire(token: str, language: str) -> Questionnaire:
         provider=names.get(contract["provider"], ""), language=language,
         instrument=await instrument_of(wave["instrument_code"], wave["instrument_owner"]),
         expires_on=min(invitation["expires_on"], wave["closes_on"]),
+        comments_deleted_on=comments_deleted_on(wave),
         you_said=wave["you_said"], we_did=wave["we_did"])
 
 
@@ -401,24 +429,18 @@ async def answer(token: str, body: AnswerIn) -> AnswerReceipt:
     comment, status, masked = _comment(body.comment)
     participant = None if body.anonymous else tokens.unseal(token, invitation["sealed"])
     today = _today()
+    values = [random_id(), invitation["wave"], invitation["contract"], participant, today,
+              _json.encode(kept).decode(), _json.encode(scores).decode(), comment, status]
     try:
-        async with write_transaction():
-            used = await Invitation.update({Invitation.used_on: today}).where(
-                (Invitation.id == invitation["id"]) & Invitation.used_on.is_null()
-            ).returning(Invitation.id)
-            if not used:
-                raise Gone("this link has been used: each link takes one answer",
-                           code="invitation_used")
-            await Response.insert(Response(
-                id=random_id(), wave=invitation["wave"], contract=invitation["contract"],
-                participant=participant, mode="web", submitted_on=today,
-                answers=_json.encode(kept).decode(), scores=_json.encode(scores).decode(),
-                comment=comment, comment_status=status, recorded_by=None))
+        stored = await _use_and_store(invitation, today, values)
     except Exception as exc:
         if is_unique_violation(exc):
             raise Conflict("you have already answered this survey", code="already_answered"
                            ) from None
         raise
+    if not stored:
+        raise Gone("this link has been used: each link takes one answer",
+                   code="invitation_used")
     return AnswerReceipt(wave_id=invitation["wave"], anonymous=body.anonymous,
                          submitted_on=today,
                          comment_masked=masked)

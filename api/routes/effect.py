@@ -15,21 +15,25 @@ from api.auth import principal_of
 from api.routes.reports import PDF, Lang, _pdf
 from effect import service
 from effect.schemas import (
-    Advice,
     AdviceDecisionIn,
     AdviceDecisionOut,
     Comparison,
-    ContractEffect,
     Forecast,
 )
 from reports import documents
 from reports import effect as effect_documents
+from voice import figures as voice_figures
+from voice.schemas import AdviceWithVoice, ContractEffectWithVoice
 
 SVG = "image/svg+xml"
 
 AsOf = Annotated[dt.date | None, QueryParameter(
     name="as_of", description="the day the figures are for (default today, UTC): who counts "
                               "as observed depends on it")]
+
+VoiceLang = Annotated[Literal["da", "nb", "en"] | None, QueryParameter(
+    name="lang", description="the language the citizen-voice measures are named in (da, nb "
+                             "or en; default en)")]
 
 
 class EffectController(Controller):
@@ -42,10 +46,14 @@ class EffectController(Controller):
                  "target, uplift against the baseline, and money per outcome; broken down by "
                  "age band, area, cohort, enrolment quarter and (in a partnership) provider",
          description="For the contract's parties. A partner sees the partnership's figures "
-                     "and its own part, not the other partners'.")
+                     "and its own part, not the other partners'. `voice` holds the "
+                     "contract's citizen voice (as GET /contracts/{id}/voice gives it, "
+                     "measures named in `lang`): context that never changes a payment.")
     async def contract_effect(self, request: Request, contract_id: FromPath[UUID],
-                              as_of: AsOf = None) -> ContractEffect:
-        return await service.contract_effect(principal_of(request), contract_id, as_of=as_of)
+                              as_of: AsOf = None, lang: VoiceLang = None
+                              ) -> ContractEffectWithVoice:
+        return await voice_figures.effect_with_voice(principal_of(request), contract_id,
+                                                     as_of=as_of, language=lang or "en")
 
     @get("/comparisons/{subject:str}",
          summary="Every contract that pays for a metric (or a category of metrics), on a "
@@ -65,16 +73,20 @@ class EffectController(Controller):
     @get("/advice/{subject:str}",
          summary="Allocation advice for a metric or category across providers (commissioners):"
                  " a band per contract with its evidence, a bounded shift of next period's "
-                 "volume and a repricing signal")
+                 "volume and a repricing signal",
+         description="`voice` gives, per contract, what its participants said (respondents "
+                     "to the relational questions, the share with one contact person, how "
+                     "much it helped), suppressed below `small_cell_k`: context for the "
+                     "person deciding, which changes neither band nor shift.")
     async def advice(
         self, request: Request, subject: FromPath[str],
         shift: Annotated[float, QueryParameter(
             ge=0.05, le=0.10, description="share of a reviewed contract's volume to move")
                          ] = 0.10,
         as_of: AsOf = None,
-    ) -> Advice:
-        return await service.advise(principal_of(request), subject, shift_share=shift,
-                                    as_of=as_of)
+    ) -> AdviceWithVoice:
+        return await voice_figures.advise_with_voice(principal_of(request), subject,
+                                                     shift_share=shift, as_of=as_of)
 
     @get("/advice/{subject:str}/decisions",
          summary="Decisions taken on the advice for a metric or category, with who and when")

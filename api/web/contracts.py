@@ -26,6 +26,7 @@ from api.routes.contracts import parse_cursor
 from api.web import i18n
 from api.web.forms import parse_day
 from api.web.layout import WEB, page
+from api.web.surveys import summary as voice_summary
 from contracts import consent, service
 from contracts.errors import Conflict, DomainError, Invalid, Problem
 from contracts.identity import Principal
@@ -81,6 +82,7 @@ async def _overview(request: Request, contract_id: UUID, *, status_code: int = 2
     proposals = await consent.list_proposals(principal, contract_id)
     events = await service.list_events(principal, contract_id)
     effect = await effect_service.contract_effect(principal, contract_id)
+    voice = await voice_summary(principal, contract_id)
     pending = [p for p in proposals if p.status == "pending"]
     by_version = {v.version: v.terms for v in versions}
     ids = _party_ids(contract, [v.terms for v in versions], pending)
@@ -114,7 +116,7 @@ async def _overview(request: Request, contract_id: UUID, *, status_code: int = 2
         money=money, names=names, name=name, history=history, pending=pending_views,
         events=events, actions=[a for a in ACTIONS if next_status(contract.status, a)],
         may_activate=next_status(contract.status, "activate") is not None,
-        today=now().date(), title=f"{contract.reference} · {contract.title}",
+        today=now().date(), title=f"{contract.reference} · {contract.title}", voice=voice,
         **{"done": None, "problem": None, "problems": [], **extra})
 
 

@@ -9,6 +9,12 @@ services find without saving. With HTMX the liability is recomputed on every cha
 the metric search filters as one types. Problems are shown next to the field they concern
 and listed above the form, linked to it.
 
+"What did others pay?" searches the reference library (opendata.reference) for priced
+outcomes with how they were validated, prices converted into the contract's currency where a
+rate is on record; as a plain GET form it reloads the page, with HTMX it fills its panel. A
+draft is made from a reference project on a page of its own, through the service the API
+calls (opendata.reference.create_draft), and is then edited here as any draft.
+
 Only commissioners design (403 for others). Saving calls the services the API calls:
 contracts.service.create_contract, ledger.commitments.vary.
 """
@@ -19,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -31,11 +38,13 @@ from contracts import consent, directory, library, service
 from contracts.errors import Conflict, DomainError, Forbidden, Invalid, Problem
 from contracts.identity import Principal, default_role
 from contracts.money import MINOR_UNITS
-from contracts.schemas import ContractOut, MetricOut
+from contracts.schemas import ContractOut, MetricOut, validation_problem
 from effect.queries import organisation_names
 from ledger import commitments
+from opendata import reference
 
 SHOWN_METRICS = 30
+SHOWN_REFERENCES = 10
 LINE_KEYS = ("code", "kind", "metric_code", "price", "window", "prerequisite_metric",
              "exclusivity_group", "max_claims_per_participant", "max_count", "max_amount",
              "threshold", "target", "baseline", "horizon_days", "cohort", "evaluation_on",
@@ -87,6 +96,110 @@ async def metric_search(request: Request, q: FromQuery[str | None] = None) -> Re
                       results=found[:SHOWN_METRICS], found=len(found))
 
 
+# What did others pay? ----------------------------------------------------------------------
+
+
+async def _references(rq: str | None, currency: str) -> tuple[list, bool]:
+    """The priced reference metrics matching `rq`, with prices converted into `currency`;
+    whether there are more than are shown."""
+    if not (rq or "").strip():
+        return [], False
+    found = await reference.search(reference.Search(q=rq[:200], priced=True,
+                                                    currency=currency),
+                                   limit=SHOWN_REFERENCES)
+    return found.items, found.next_cursor is not None
+
+
+@get("/contracts/new/reference", opt=WEB, include_in_schema=False)
+async def reference_search(request: Request, rq: FromQuery[str | None] = None,
+                           currency: FromQuery[str | None] = None) -> Response:
+    """What others paid for outcomes matching `rq`: the fragment for HTMX; a browser
+    without it is sent to the designer with the search."""
+    _commissioner_only(principal_of(request))
+    if not request.headers.get("hx-request"):
+        return Redirect("/contracts/new" + (f"?rq={quote(rq)}" if rq else ""),
+                        status_code=303)
+    currency = currency if currency in MINOR_UNITS else await _home_currency(request)
+    references, more = await _references(rq, currency)
+    return await page(request, "web/designer_reference.html", rq=(rq or "")[:200],
+                      references=references, more_references=more, currency=currency)
+
+
+DRAFT_FIELDS = ("reference", "title", "provider_id", "currency", "service_start",
+                "service_end", "enrolment_start", "enrolment_end", "claims_deadline", "cap")
+
+
+async def _draft_page(request: Request, code: str, fields: dict[str, str],
+                      problems: list[Problem] = (), status_code: int = 200) -> Template:
+    project = await reference.project(code, currency=fields["currency"]
+                                      if fields["currency"] in MINOR_UNITS else None)
+    at: dict[str, list[Problem]] = {}
+    for p in problems:
+        name = p.field.removeprefix("terms.").split("[")[0].split(".")[0]
+        name = {"service_period": "service_start", "enrolment_period": "enrolment_start",
+                "commissioners": "", "rate_card": ""}.get(name, name)
+        at.setdefault(name if name in DRAFT_FIELDS else "", []).append(p)
+    return await page(request, "web/designer_reference_draft.html", status_code=status_code,
+                      project=project, fields=fields, problems=list(problems), at=at,
+                      providers=(await _organisations())["provider"],
+                      currencies=list(MINOR_UNITS),
+                      example_amount=forms.example_amount(i18n.current.get()),
+                      title=i18n._("A draft from %(code)s", code=project.code))
+
+
+@get("/contracts/new/reference/{code:str}", opt=WEB, include_in_schema=False)
+async def draft_from_reference(request: Request, code: FromPath[str]) -> Template:
+    """The form that makes a draft from a reference project: what the project cannot say."""
+    _commissioner_only(principal_of(request))
+    row = await reference.project_row(code)
+    fields = dict.fromkeys(DRAFT_FIELDS, "")
+    fields.update(title=row["name"][:300], currency=await _home_currency(request))
+    return await _draft_page(request, code, fields)
+
+
+@post("/contracts/new/reference/{code:str}", opt=WEB, include_in_schema=False,
+      status_code=200)
+async def save_draft_from_reference(request: Request, code: FromPath[str]) -> Response:
+    principal = principal_of(request)
+    _commissioner_only(principal)
+    form = await request.form()
+    fields = {k: str(form.get(k, "")).strip() for k in DRAFT_FIELDS}
+    await reference.project_row(code)
+    lang = i18n.current.get()
+    currency = fields["currency"] if fields["currency"] in MINOR_UNITS else "DKK"
+    r = forms.Reader(lang, currency, i18n._)
+    body = dict(
+        reference=r.required(fields["reference"], "reference"),
+        title=fields["title"] or None,
+        provider_id=r.uuid(fields["provider_id"], "provider_id", required=True),
+        currency=r.required(fields["currency"], "currency"),
+        service_period=r.period(fields["service_start"], fields["service_end"],
+                                "service_period"),
+        enrolment_period=r.period(fields["enrolment_start"], fields["enrolment_end"],
+                                  "enrolment_period"),
+        claims_deadline=r.date(fields["claims_deadline"], "claims_deadline", required=True),
+        cap=r.money(fields["cap"], "cap", required=True))
+    if r.problems:
+        return await _draft_page(request, code, fields, r.problems, 422)
+    try:
+        data = msgspec.convert(body, reference.ReferenceDraftIn)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$.")
+        problem = validation_problem(message, where.rstrip("`"), "")
+        return await _draft_page(request, code, fields, [problem], 422)
+    try:
+        created = await reference.create_draft(principal, code, data)
+    except DomainError as exc:
+        if isinstance(exc, Forbidden) or exc.code.endswith("not_found"):
+            raise
+        problems = list(exc.problems) or [Problem(
+            code=exc.code, field="reference" if exc.code == "reference_taken" else "",
+            message=exc.message)]
+        return await _draft_page(request, code, fields, problems,
+                                 409 if isinstance(exc, Conflict) else 422)
+    return Redirect(f"/contracts/{created.contract.id}/vary", status_code=303)
+
+
 # The liability preview ---------------------------------------------------------------------
 
 
@@ -104,17 +217,21 @@ async def preview(request: Request) -> Template:
 # A new draft -------------------------------------------------------------------------------
 
 
+async def _home_currency(request: Request) -> str:
+    user = await me(request)
+    country = (user.organisation_identifier if user else "")[:2]
+    return {"DK": "DKK", "NO": "NOK", "SE": "SEK", "GB": "GBP"}.get(country, "EUR")
+
+
 @get("/contracts/new", opt=WEB, include_in_schema=False)
-async def new_contract(request: Request, q: FromQuery[str | None] = None) -> Template:
+async def new_contract(request: Request, q: FromQuery[str | None] = None,
+                       rq: FromQuery[str | None] = None) -> Template:
     principal = principal_of(request)
     _commissioner_only(principal)
-    user = await me(request)
     d = forms.Designer()
-    country = (user.organisation_identifier if user else "")[:2]
-    d.fields["currency"] = {"DK": "DKK", "NO": "NOK", "SE": "SEK", "GB": "GBP"}.get(
-        country, "EUR")
+    d.fields["currency"] = await _home_currency(request)
     d.commissioners = [{"org": str(principal.organisation_id), "share": "100"}]
-    return await _designer(request, d, "new", q=q)
+    return await _designer(request, d, "new", q=q, rq=rq)
 
 
 @post("/contracts/new", opt=WEB, include_in_schema=False, status_code=200)
@@ -183,12 +300,13 @@ async def _varied(request: Request, contract_id: UUID) -> ContractOut:
 
 @get("/contracts/{contract_id:uuid}/vary", opt=WEB, include_in_schema=False)
 async def vary_form(request: Request, contract_id: FromPath[UUID],
-                    q: FromQuery[str | None] = None) -> Template:
+                    q: FromQuery[str | None] = None,
+                    rq: FromQuery[str | None] = None) -> Template:
     contract = await _varied(request, contract_id)
     d = forms.from_terms(contract.terms, contract.currency, i18n.current.get())
     if contract.status == "draft":
         d.fields["reason"] = i18n._("Draft revised")
-    return await _designer(request, d, "vary", contract=contract, q=q)
+    return await _designer(request, d, "vary", contract=contract, q=q, rq=rq)
 
 
 @post("/contracts/{contract_id:uuid}/vary", opt=WEB, include_in_schema=False,
@@ -273,7 +391,7 @@ async def _organisations() -> dict[str, list]:
 
 async def _designer(request: Request, d: forms.Designer, mode: str, *,
                     contract: ContractOut | None = None, problems: list[Problem] = (),
-                    q: str | None = None, checked: bool = False,
+                    q: str | None = None, rq: str | None = None, checked: bool = False,
                     status_code: int = 200) -> Template:
     lang = i18n.current.get()
     metrics = await library.list_metrics()
@@ -302,6 +420,7 @@ async def _designer(request: Request, d: forms.Designer, mode: str, *,
     url = f"/contracts/{contract.id}/vary" if contract else "/contracts/new"
     provider = (await organisation_names({contract.provider_id})).get(
         str(contract.provider_id), "") if contract else ""
+    references, more = await _references(rq, currency)
     return await page(
         request, "web/designer.html", status_code=status_code, mode=mode, d=d,
         rows=d.rows(), contract=contract, provider_name=provider, action=url,
@@ -313,9 +432,10 @@ async def _designer(request: Request, d: forms.Designer, mode: str, *,
         liability=forms.liability(d, lang, currency, i18n._), problems=list(problems),
         summary=summary, at=at, anchor=forms.anchor, group_open=group_open,
         checked=checked and not problems, example_amount=forms.example_amount(lang),
-        example_percent=forms.example_percent(lang),
+        example_percent=forms.example_percent(lang), rq=(rq or "")[:200],
+        references=references, more_references=more,
         title=i18n._("Propose a variation") if contract else i18n._("Design a contract"))
 
 
 ROUTES = [metric_search, preview, new_contract, save_contract, vary_form, propose,
-          proposal_page]
+          proposal_page, reference_search, draft_from_reference, save_draft_from_reference]

@@ -42,5 +42,12 @@ def error_page(request: Request, status: int, code: str, detail: str,
     title = i18n._(TITLES.get(status, "Something went wrong"))
     return Template("web/error.html", status_code=status, headers=headers, context={
         "me": None, "signed_in": role is not None, "nav": navigation(role) if role else [],
-        "path": request.url.path, "lang": i18n.current.get(), "title": title,
+        "path": _without_token(request.url.path), "lang": i18n.current.get(), "title": title,
         "status": status, "code": code, "detail": detail, "errors": errors})
+
+
+def _without_token(path: str) -> str:
+    """The path as a page may repeat it: a survey link's token cut out."""
+    from api.errors import without_token
+
+    return without_token(path)

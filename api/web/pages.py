@@ -13,14 +13,19 @@ from api.web import contracts as contract_pages
 from api.web import designer as designer_pages
 from api.web import payments as payment_pages
 from api.web import provider as provider_pages
+from api.web import public as public_pages
+from api.web import publication as publication_pages
 from api.web import queue as queue_pages
 from api.web import submissions as submission_pages
+from api.web import surveys as survey_pages
+from api.web import voice as voice_pages
 
 
 def route_handlers() -> list[BaseRouteHandler]:
     return [account.choose_language, *contract_pages.ROUTES, *designer_pages.ROUTES,
             *submission_pages.ROUTES, *compare_pages.ROUTES, *audit_pages.ROUTES,
-            *provider_pages.ROUTES, *admin_pages.ROUTES,
+            *provider_pages.ROUTES, *admin_pages.ROUTES, *voice_pages.ROUTES,
+            *survey_pages.ROUTES, *public_pages.ROUTES, *publication_pages.ROUTES,
             queue_pages.queue_page, queue_pages.confirm_bulk, queue_pages.bulk_verify,
             queue_pages.bulk_approve,
             claim_pages.claim_page, claim_pages.verify_claim, claim_pages.dispute_claim,

@@ -30,6 +30,7 @@ from contracts.identity import Principal
 from contracts.schemas import ApiKeyIn, ContractOut, RateCardLine
 from outcomes import payments, queries
 from reports import documents
+from voice import service as voice
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE = 50
@@ -119,7 +120,8 @@ async def contract_page(request: Request, contract_id: FromPath[UUID]) -> Templa
                                                    count=True)
     runs = await payments.list_runs(principal, contract_id)
     runs.reverse()  # newest first
-    return await page(request, "web/provider_contract.html", contract=contract,
+    waves = await voice.waves(principal, contract_id)
+    return await page(request, "web/provider_contract.html", contract=contract, waves=waves,
                       role=role_on(contract, principal), lines=lines, runs=runs,
                       batches=batches.total, rejected=rejected.total, partial=partial.total,
                       participants=participants.total)

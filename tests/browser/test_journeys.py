@@ -97,7 +97,7 @@ def test_a_commissioner_designs_activates_and_varies_a_contract(page, scene):
                         ("commissioner-0-org", holbaek), ("commissioner-0-share", "100")]:
         set_value(named(page, name), value)
     # A line from the metric library, found by searching it.
-    page.get_by_role("searchbox").fill("employment")
+    page.get_by_role("searchbox", name="Search by code, name or").fill("employment")
     add = page.get_by_role("button", name="Add a line for employment", exact=True)
     expect(add).to_be_visible()
     shot(page, "designer-metric-search")

@@ -11,7 +11,8 @@ from pathlib import Path
 from contracts.reasons import GROUPS, REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("api", "contracts", "core", "effect", "ledger", "outcomes", "reports", "voice", "opendata")
+PACKAGES = ("api", "contracts", "core", "effect", "ledger", "outcomes", "reports", "voice",
+            "opendata")
 DOCS = ROOT / "docs" / "payment-rules.md"
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Helpers that take a reason code as a positional argument, and where.
