@@ -13,6 +13,9 @@ COPY api ./api
 COPY contracts ./contracts
 COPY outcomes ./outcomes
 COPY ledger ./ledger
+COPY effect ./effect
+COPY voice ./voice
+COPY opendata ./opendata
 COPY reports ./reports
 RUN pip install --no-cache-dir .
 

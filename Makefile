@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: messages run test test-long lint migrate demo serve clean benchmarks system-deps browser-deps \
-	api-contract
+	api-contract benchmark-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,13 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/virker migrate
 
+# The suite runs in as many worker processes as the machine has cores (TEST_WORKERS=1 for one).
+TEST_WORKERS ?= auto
+
 test: $(DEV_STAMP) | browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The ledger's stateful test at length: random, many more and longer examples than in
 # `make test`, on SQLite and (with VIRKER_TEST_DATABASE_URL) PostgreSQL. SEED=N draws the
@@ -67,6 +70,18 @@ test-long: $(DEV_STAMP)
 # schemathesis over every operation (all three run in `make test` too).
 api-contract: $(DEV_STAMP)
 	$(BIN)/pytest tests/api/test_openapi.py tests/api/test_generated_client.py tests/api/test_schemathesis.py
+
+# benchmarks/ledger.py measures django-hordak on the same PostgreSQL; hordak (a Django app)
+# lives in a virtualenv of its own, .venv-hordak, so that nothing of it reaches Virker's.
+HORDAK_VENV := .venv-hordak
+HORDAK_PACKAGES := django-hordak==2.0.0 "Django>=5.2,<5.3" psycopg2-binary==2.9.*
+
+benchmark-deps: $(HORDAK_VENV)/.installed
+
+$(HORDAK_VENV)/.installed: Makefile
+	test -x $(HORDAK_VENV)/bin/python || $(PYTHON) -m venv $(HORDAK_VENV)
+	$(HORDAK_VENV)/bin/pip install --quiet $(HORDAK_PACKAGES)
+	touch $@
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

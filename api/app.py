@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     """The application. `manage_pool=False` leaves PostgreSQL's connection pool to the
     caller (the tests run the app and the pool on their own event loop)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, settings.read_database_url)
     bind(engine)
     prepare(engine)
 

@@ -18,11 +18,18 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from contracts import directory, personal
 from contracts.errors import Forbidden, Invalid, Unauthenticated
 from contracts.identity import Principal
+from outcomes import intake
 
 SESSION_USER = "user_id"
 # What every Idempotency-Key must be: 1 to 200 visible ASCII characters. 200 is the width of
 # the columns that keep it (intake_batch, payment_run).
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+# A route that takes a batch for the contract in its path names the kind of batch in its
+# `opt` under this key. Its API key is then checked in the same query that reads the
+# caller's standing on the contract and any batch already sent under the Idempotency-Key
+# (`outcomes.intake.admit`); the answer waits in the scope for the route.
+ADMIT_BATCH = "admit_batch"
+_ADMISSION = "virker.admission"
 
 
 def session_user_id(session: Any) -> UUID | None:
@@ -60,6 +67,15 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
             if scheme.lower() != "bearer" or not key.strip():
                 raise Unauthenticated("use Authorization: Bearer <API key>",
                                       code="invalid_authorization")
+            kind = connection.route_handler.opt.get(ADMIT_BATCH)
+            contract_id = connection.path_params.get("contract_id") if kind else None
+            if isinstance(contract_id, UUID):
+                wanted = connection.headers.get("idempotency-key")
+                admission = await intake.admit(
+                    key.strip(), contract_id, kind,
+                    wanted if wanted and IDEMPOTENCY_KEY.fullmatch(wanted) else None)
+                connection.scope[_ADMISSION] = admission  # type: ignore[literal-required]
+                return AuthenticationResult(user=admission.principal, auth="api_key")
             principal = await directory.authenticate_api_key(key.strip())
             return AuthenticationResult(user=principal, auth="api_key")
         if not connection.url.path.startswith("/api/"):
@@ -74,6 +90,11 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
     return request.user
+
+
+def admission_of(request: Request[Any, Any, Any]) -> intake.Admission | None:
+    """What authentication read of the request's batch (routes marked ADMIT_BATCH)."""
+    return request.scope.get(_ADMISSION)  # type: ignore[return-value]
 
 
 def idempotency_key(request: Request[Any, Any, Any]) -> str | None:

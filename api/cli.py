@@ -20,7 +20,7 @@ from contracts import directory
 from contracts.errors import DomainError
 from contracts.schemas import ApiKeyIn, OrganisationIn, UserIn
 from core.database import bind, make_engine, migrate
-from core.settings import get_settings
+from core.settings import SettingsError, get_settings
 
 T = TypeVar("T")
 
@@ -50,6 +50,10 @@ def main() -> None:
 
     The database is VIRKER_DATABASE_URL (default: SQLite in ./var/virker.sqlite).
     """
+    try:
+        get_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

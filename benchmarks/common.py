@@ -171,3 +171,112 @@ def run(coro):
 
 def as_uuid(value) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+# A server that runs for a long time, and the memory of each of its processes ---------------
+
+
+@contextmanager
+def logged_server(url: str, log: Path, workers: int = 1, env: dict[str, str] | None = None):
+    """`virker serve --workers N` on a free loopback port, its output appended to `log` (a
+    pipe nobody reads would stop a long-running server once full), with `env` added to the
+    environment; yields (base_url, pid of the master process)."""
+    port = free_port()
+    full = {**os.environ, "VIRKER_DATABASE_URL": url, "VIRKER_PORT": str(port),
+            "VIRKER_HOST": "127.0.0.1", "VIRKER_SECRET_KEY": "benchmark-" + "x" * 32,
+            **(env or {})}
+    out = log.open("ab")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "virker"), "serve",
+                             "--host", "127.0.0.1", "--workers", str(workers)], env=full,
+                            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server stopped; see {log}")
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the server did not start; see {log}")
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+def process_tree(pid: int) -> dict[int, int]:
+    """`pid` and every process below it, each with its depth (0 for `pid` itself)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces; the parent follows it.
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    depth, frontier = {pid: 0}, [pid]
+    while frontier:
+        nxt = [child for child, parent in parents.items() if parent in frontier]
+        for child in nxt:
+            depth[child] = depth[parents[child]] + 1
+        frontier = nxt
+    return depth
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by the server `pid` and its worker processes
+    ("server") and by the processes below those, reaped ones included ("reports")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"server": 0.0, "reports": 0.0}
+    for p, depth in process_tree(pid).items():
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        out["server" if depth <= 1 else "reports"] += own / tick
+        if depth == 1:
+            out["reports"] += children / tick
+    return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (not idle, not waiting for I/O)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(name: str) -> list[int]:
+    """The PostgreSQL backends connected to the database `name`."""
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        return [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+    finally:
+        await conn.close()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU time (user + system) the process `pid` has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -6,6 +6,10 @@ random secret key in a file of its own when none is given. `production` (the def
 any other database) refuses to start without a real secret: VIRKER_SECRET_KEY, or the file
 VIRKER_SECRET_KEY_FILE names, holding at least 32 characters that are not a published
 placeholder, the same on every replica (it signs the CSRF tokens every replica checks).
+
+Beyond one machine (docs/deployment.md): VIRKER_READ_DATABASE_URL names a read replica of
+the PostgreSQL primary for the published figures, and VIRKER_REPORT_WORKERS the number of
+processes that render documents beside each server process.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite:///var/virker.sqlite"
 ENVIRONMENTS = ("development", "production")
 MIN_SECRET_LENGTH = 32
+# Each report worker holds WeasyPrint, pandas and what it last laid out: 190 MB and more.
+MAX_REPORT_WORKERS = 64
 # Values that have been printed in a README, a compose file or a tutorial: whoever read
 # them can forge what the key signs.
 KNOWN_SECRETS = frozenset({
@@ -58,6 +64,12 @@ class Settings:
     grant_prefix: str = "360G-virker-"
     public_url: str = ""
     data_license: str = ""
+    # A read replica of the primary (PostgreSQL streaming replication) for the figures
+    # that may be seconds old: effect, comparisons, advice, the public pages and exports.
+    # Empty: everything reads from the primary.
+    read_database_url: str = ""
+    # Processes rendering statements, remittances and effect reports, per server process.
+    report_workers: int = 2
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -68,6 +80,12 @@ class Settings:
         if not 2 <= self.small_cell_k <= 100:
             raise SettingsError(f"VIRKER_SMALL_CELL_K is {self.small_cell_k}; use 2 to 100 "
                                 "(5 is the Danish register-research rule)")
+        if not 1 <= self.report_workers <= MAX_REPORT_WORKERS:
+            raise SettingsError(f"VIRKER_REPORT_WORKERS is {self.report_workers}; use 1 to "
+                                f"{MAX_REPORT_WORKERS} (each worker takes 200 to 300 MB; "
+                                "one per core left to the server is a good start)")
+        if self.read_database_url:
+            check_read_replica(self.database_url, self.read_database_url)
 
     @property
     def development(self) -> bool:
@@ -82,18 +100,45 @@ class Settings:
             database_url=database_url,
             secret_key=_secret(env, database_url, environment),
             host=env.get("VIRKER_HOST", "127.0.0.1"),
-            port=int(env.get("VIRKER_PORT", "8000")),
-            max_body_bytes=int(env.get("VIRKER_MAX_BODY_BYTES", str(1024 * 1024))),
+            port=_whole(env, "VIRKER_PORT", 8000),
+            max_body_bytes=_whole(env, "VIRKER_MAX_BODY_BYTES", 1024 * 1024),
             secure_cookies=env.get("VIRKER_SECURE_COOKIES", "0") == "1",
-            checkpoint_interval=int(env.get("VIRKER_CHECKPOINT_INTERVAL", "3600")),
+            checkpoint_interval=_whole(env, "VIRKER_CHECKPOINT_INTERVAL", 3600),
             environment=environment,
-            small_cell_k=int(env.get("VIRKER_SMALL_CELL_K", "5")),
+            small_cell_k=_whole(env, "VIRKER_SMALL_CELL_K", 5),
             publisher_name=env.get("VIRKER_PUBLISHER_NAME", ""),
             ocid_prefix=env.get("VIRKER_OCID_PREFIX", "ocds-virker-"),
             grant_prefix=env.get("VIRKER_360GIVING_PREFIX", "360G-virker-"),
             public_url=env.get("VIRKER_PUBLIC_URL", ""),
             data_license=env.get("VIRKER_DATA_LICENSE", ""),
+            read_database_url=env.get("VIRKER_READ_DATABASE_URL", "").strip(),
+            report_workers=_whole(env, "VIRKER_REPORT_WORKERS", 2),
         )
+
+
+def _whole(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number from the environment, or an error that names the variable."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} is {raw!r}; it takes a whole number") from None
+
+
+def _postgresql(url: str) -> bool:
+    return url.split(":", 1)[0] in ("postgres", "postgresql")
+
+
+def check_read_replica(database_url: str, read_url: str) -> None:
+    """A read replica is a PostgreSQL standby of a PostgreSQL primary."""
+    if not _postgresql(read_url):
+        raise SettingsError("VIRKER_READ_DATABASE_URL must be a postgresql:// URL (a read "
+                            "replica of the primary)")
+    if not _postgresql(database_url):
+        raise SettingsError("VIRKER_READ_DATABASE_URL needs a PostgreSQL primary "
+                            "(VIRKER_DATABASE_URL); SQLite has no replicas")
 
 
 def default_environment(database_url: str) -> str:

@@ -101,10 +101,11 @@ async def claim_parts(claims: list[UUID], prefix: str, code: str
                       ) -> dict[UUID, tuple[UUID, list[tuple[UUID, int]]]]:
     """claim → (entry id, [(commissioner, amount on `code`)]) from each claim's entry keyed
     `prefix:<claim>` (accrue, pay, clawback)."""
-    keys = [f"{prefix}:{c}" for c in claims]
+    claim_of = {f"{prefix}:{c}": c for c in claims}
+    keys = list(claim_of)
     out: dict[UUID, tuple[UUID, list[tuple[UUID, int]]]] = {}
     for i in range(0, len(keys), 10_000):
-        entries = {r["id"]: UUID(r["idempotency_key"].split(":", 1)[1])
+        entries = {r["id"]: claim_of[r["idempotency_key"]]
                    for r in await JournalEntry.select(
                        JournalEntry.id, JournalEntry.idempotency_key).where(
                        any_of(JournalEntry.idempotency_key, keys[i:i + 10_000]))}
@@ -116,7 +117,9 @@ async def claim_parts(claims: list[UUID], prefix: str, code: str
                 any_of(Posting.entry, list(entries)) & (Posting.account.code == code)):
             parts[r["entry"]].append((r["org"], r["amount"]))
         for entry_id, claim in entries.items():
-            out[claim] = (entry_id, sorted(parts[entry_id], key=lambda p: str(p[0])))
+            legs = parts[entry_id]
+            out[claim] = (entry_id, sorted(legs, key=lambda p: str(p[0])) if len(legs) > 1
+                          else legs)
     return out
 
 

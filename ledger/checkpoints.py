@@ -1,5 +1,6 @@
-"""Signed checkpoints: the journal's head (sequence number and hash) and the balance of every
-account (contract, organisation, code, currency), signed with an Ed25519 key kept in a file
+"""Signed checkpoints: the head of every contract's chain (its last entry's sequence number
+and hash), the journal's last entry, and the balance of every account (contract,
+organisation, code, currency), all signed together with an Ed25519 key kept in a file
 outside the database. An auditor keeps the checkpoint file and the public key; later,
 `verify-ledger --checkpoint FILE --public-key KEY` shows the journal still leads to it.
 
@@ -31,17 +32,30 @@ from core.clock import now
 from core.ids import new_id
 from ledger.journal import timestamp
 from ledger.tables import Checkpoint, JournalEntry
-from ledger.verify import AccountBalance, JournalState, VerifyReport, engine_dsn, verify
+from ledger.verify import (
+    AccountBalance,
+    ChainHead,
+    JournalState,
+    VerifyReport,
+    engine_dsn,
+    verify,
+)
 
-FORMAT = "virker-checkpoint-v2"
+FORMAT = "virker-checkpoint-v3"
+# Checkpoints signed before the journal had a chain per contract: the one chain's head.
+LEGACY_FORMAT = "virker-checkpoint-v2"
 DEFAULT_KEY_PATH = Path("var/ledger-signing.key")
 log = logging.getLogger("virker.checkpoints")
 
 
 class CheckpointDocument(msgspec.Struct, kw_only=True):
     format: str
+    # The journal's last entry: its sequence number and hash.
     seq: int
     head_hash: str
+    # Each contract's chain as [contract, seq, hash] of its last entry, sorted by contract
+    # (format v3; empty in v2, whose one chain ended at `seq`).
+    heads: list[ChainHead] = []
     # Every account as [contract, organisation, code, currency, balance], sorted.
     accounts: list[AccountBalance]
     # The same summed per currency and code, for a reader.
@@ -49,7 +63,8 @@ class CheckpointDocument(msgspec.Struct, kw_only=True):
     created_at: str
 
     def state(self) -> JournalState:
-        return JournalState(seq=self.seq, head_hash=self.head_hash, accounts=self.accounts)
+        return JournalState(seq=self.seq, head_hash=self.head_hash, accounts=self.accounts,
+                            heads=self.heads)
 
 
 class SignedCheckpoint(msgspec.Struct, kw_only=True):
@@ -132,7 +147,7 @@ def _verified(row: dict, public_key: str) -> CheckpointDocument | None:
         doc = msgspec.json.decode(row["document"], type=CheckpointDocument)
     except (InvalidSignature, ValueError, msgspec.DecodeError):
         return None
-    return doc if doc.format == FORMAT else None
+    return doc if doc.format in (FORMAT, LEGACY_FORMAT) else None
 
 
 async def latest_proven(public_key: str) -> CheckpointDocument | None:
@@ -152,12 +167,14 @@ async def create(key_path: Path, dsn: str | None, *, incremental: bool = False
     checkpoint signed with the same key."""
     key = load_or_create_key(key_path)
     since = await latest_proven(public_hex(key)) if incremental else None
+    if since is not None and since.format != FORMAT:
+        since = None  # signed before chains per contract: verified from the first entry
     report = await verify(dsn, since=None if since is None else since.state())
     if not report.ok:
         raise ValueError(f"the journal does not verify: {report.first_mismatch}")
     at: dt.datetime = now()
     doc = CheckpointDocument(format=FORMAT, seq=report.head_seq, head_hash=report.head_hash,
-                             accounts=report.accounts, totals=report.totals,
+                             heads=report.heads, accounts=report.accounts, totals=report.totals,
                              created_at=timestamp(at))
     data = msgspec.json.encode(doc)
     signed = SignedCheckpoint(document=data.decode(), signature=key.sign(data).hex(),
@@ -186,7 +203,10 @@ async def check(signed: SignedCheckpoint, dsn: str | None, trusted_public_key: s
     except msgspec.DecodeError:
         return CheckpointResult(ok=False, problem="the checkpoint is not a "
                                                   f"{FORMAT} document")
-    report = await verify(dsn, capture_at=doc.seq)
+    if doc.format == LEGACY_FORMAT:
+        report = await verify(dsn, capture_at=doc.seq)
+    else:
+        report = await verify(dsn, capture=doc.state())
     if report.first_mismatch is not None and report.first_mismatch.seq <= doc.seq:
         m = report.first_mismatch
         return CheckpointResult(ok=False, seq=m.seq,
@@ -196,6 +216,16 @@ async def check(signed: SignedCheckpoint, dsn: str | None, trusted_public_key: s
         return CheckpointResult(ok=False, seq=report.head_seq + 1,
                                 problem=f"the journal ends at {report.head_seq}, before "
                                         f"the checkpoint's {doc.seq}")
+    # A chain that no longer reaches its signed head: entries were cut off its end.
+    found = {h.contract: h for h in at.heads}
+    reached = {h.contract: h.seq for h in report.heads}
+    for then in doc.heads:
+        if then.contract not in found:
+            end = reached.get(then.contract, 0)
+            return CheckpointResult(ok=False, seq=then.seq, problem=(
+                f"contract {then.contract}'s chain ends at {end}, before the checkpoint's "
+                f"{then.seq}" if end < then.seq else
+                f"contract {then.contract}'s chain: entry {then.seq} is gone"))
     # Balances first: a re-attribution is named by its account, not only by a hash.
     if at.accounts != doc.accounts:
         now_by = {(a.contract, a.organisation, a.code, a.currency): a for a in at.accounts}
@@ -208,6 +238,11 @@ async def check(signed: SignedCheckpoint, dsn: str | None, trusted_public_key: s
                             f"{now_by[k].balance if k in now_by else 'absent'} at the "
                             f"checkpoint's entry, signed as "
                             f"{then_by[k].balance if k in then_by else 'absent'}")
+    for then, now_head in zip(doc.heads, at.heads, strict=True):
+        if now_head != then:
+            return CheckpointResult(ok=False, seq=then.seq, problem=(
+                f"contract {then.contract}'s chain: entry {then.seq}'s hash differs from "
+                "the checkpoint"))
     if at.head_hash != doc.head_hash:
         return CheckpointResult(ok=False, seq=doc.seq,
                                 problem=f"entry {doc.seq}'s hash differs from the checkpoint")

@@ -4,11 +4,17 @@ check. No I/O: posting, every verification and every export use these.
 docs/ledger.md gives the byte layout so that an auditor can re-implement the check:
 
     canonical(entry) = JSON array, UTF-8, no whitespace:
-      [2, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, reverses,
+      [3, seq, id, kind, effective_on, recorded_at, contract, idempotency_key, reverses,
        memo, [[account, account_contract, account_organisation, account_code, currency,
                amount], ...]]
     hash(entry) = sha256(bytes.fromhex(prev_hash) || canonical(entry)), as lowercase hex
-    prev_hash of the first entry = 64 zeros
+
+Each contract's entries form one hash chain (format 3): prev_hash is the hash of the same
+contract's entry before it (by seq), 64 zeros for its first. Sequence numbers are unique
+across the journal and rise within each contract, but need not be consecutive: contracts
+append side by side, each under its own lock. Entries recorded before format 3 (the number
+where it begins is in `journal_format`) keep format 2: the leading number is 2 and prev_hash
+is the hash of the entry before it in the whole journal, whose numbers run 1, 2, 3 …
 
 Each posting carries what gives it its meaning: the account's id and the contract,
 organisation and code the account belongs to, so that moving an account to another
@@ -29,7 +35,9 @@ from uuid import UUID
 
 import msgspec
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# The journal-wide chain of the entries recorded before chains per contract.
+LEGACY_VERSION = 2
 GENESIS = "0" * 64
 _encode = msgspec.json.Encoder().encode
 
@@ -94,23 +102,24 @@ def timestamp(at: dt.datetime) -> str:
 
 def canonical_bytes(seq: int, entry_id: str, kind: str, effective_on: str, recorded_at: str,
                     contract: str, idempotency_key: str, reverses: str | None, memo: str,
-                    postings: list[tuple[str, str, str, str, str, int]]) -> bytes:
+                    postings: list[tuple[str, str, str, str, str, int]],
+                    version: int = FORMAT_VERSION) -> bytes:
     """The bytes from values already in their text form; `postings` as
     (account, contract, organisation, code, currency, amount) in any order."""
-    return _encode([FORMAT_VERSION, seq, entry_id, kind, effective_on, recorded_at, contract,
+    return _encode([version, seq, entry_id, kind, effective_on, recorded_at, contract,
                     idempotency_key, reverses, memo,
                     sorted(postings, key=lambda p: (p[0], p[4], p[5]))])
 
 
-def canonical(e: EntryFacts) -> bytes:
+def canonical(e: EntryFacts, version: int = FORMAT_VERSION) -> bytes:
     return canonical_bytes(
         e.seq, str(e.id), e.kind, e.effective_on.isoformat(), timestamp(e.recorded_at),
         str(e.contract), e.idempotency_key, None if e.reverses is None else str(e.reverses),
-        e.memo, [p.canonical() for p in e.postings])
+        e.memo, [p.canonical() for p in e.postings], version)
 
 
-def chain_hash(prev_hash: str, e: EntryFacts) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(e)).hexdigest()
+def chain_hash(prev_hash: str, e: EntryFacts, version: int = FORMAT_VERSION) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(e, version)).hexdigest()
 
 
 def imbalance(amounts: list[tuple[str, int]]) -> dict[str, int]:

@@ -11,6 +11,7 @@ from piccolo.columns import (
     BigInt,
     Date,
     ForeignKey,
+    Integer,
     Text,
     Timestamptz,
     Varchar,
@@ -41,6 +42,17 @@ class JournalEntry(Table, tablename="journal_entry"):
     memo = Text()
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
+
+
+class JournalFormat(Table, tablename="journal_format"):
+    """From which sequence number on the entries follow a format (append-only, written by the
+    migrations): format 2 chains every entry to the one before it in the whole journal,
+    format 3 to the one before it of the same contract (docs/ledger.md)."""
+
+    id = UUID(primary_key=True)
+    version = Integer()
+    from_seq = BigInt()
+    recorded_at = Timestamptz()
 
 
 class Posting(Table):

@@ -35,7 +35,7 @@ from contracts.money import Money
 from contracts.schemas import ContractTerms, CountedPage
 from contracts.tables import Contract
 from core.clock import now
-from core.database import bulk_insert, write_transaction
+from core.database import bulk_insert, custom_plans, write_transaction
 from core.ids import new_id
 from ledger import checkpoints, entries
 from ledger.balances import accrual_parts
@@ -44,7 +44,7 @@ from outcomes import lifecycle, queries
 from outcomes.queries import WorkQueue
 from outcomes.rules import already_done, clawback_refusal
 from outcomes.schemas import ClaimOut, PaymentRunIn, PaymentRunOut, ProviderShareOut
-from outcomes.tables import Claim, PaymentRun, PaymentRunLine
+from outcomes.tables import Claim, Participant, PaymentRun, PaymentRunLine
 
 BP = 10_000
 
@@ -81,7 +81,12 @@ async def run_shares(run: dict, lead: UUID) -> list[ProviderShareOut]:
             Contract.id == run["contract"]).first()
         terms = await contracts.current_terms(run["contract"], version["version"])
     claimed: dict[UUID, int] = {}
-    if terms.partner_payment == "by_claimant":
+    if terms.partner_payment == "by_claimant" and not await Participant.exists().where(
+            (Participant.contract == run["contract"]) & (Participant.organisation != lead)):
+        # Every participant of the contract is the lead's (or from before partnerships,
+        # which makes it the lead's): so is every claim of the run.
+        claimed = {lead: run["total"]}
+    elif terms.partner_payment == "by_claimant":
         owner = PaymentRunLine.claim.participant.organisation
         for r in await PaymentRunLine.select(owner.as_alias("owner"),
                                              Sum(PaymentRunLine.amount, alias="amount")
@@ -223,7 +228,12 @@ async def pay_run(principal: Principal, run_id: UUID) -> PaymentRunOut:
         on = at.date()
         claims = [r["claim"] for r in await PaymentRunLine.select(PaymentRunLine.claim).where(
             PaymentRunLine.run == run_id)]
-        parts = await accrual_parts(claims)
+        # The accruals are looked up 10,000 ids at a time, planned with their values, so that
+        # a plan made while the journal was small (approvals just before the run, not yet
+        # analysed) cannot compare every posting with every id. Only the lookups: forced
+        # re-planning would also re-plan every foreign-key check of the inserts below.
+        async with custom_plans():
+            parts = await accrual_parts(claims)
         missing = [c for c in claims if c not in parts]
         if missing:
             raise Conflict(f"{len(missing)} claims in the run have no accrual",

@@ -26,6 +26,11 @@ NATIONAL = (personal.CPR, personal.FNR, personal.NINO)
 
 def identifier_kind(value: str) -> str | None:
     """Which kind of national identifier `value` looks like, or None."""
+    return _national_kind(value, personal.identifier_kind(value))
+
+
+def _national_kind(value: str, kind: str | None) -> str | None:
+    """`identifier_kind`, given what `contracts.personal` found in `value` (`kind`)."""
     compact = value.replace(" ", "")
     if CPR_WITH_DASH.search(value):
         return personal.CPR
@@ -34,7 +39,6 @@ def identifier_kind(value: str) -> str | None:
         return personal.FNR if len(run.group()) == 11 else personal.CPR
     if UK_NINO.search(value):
         return personal.NINO
-    kind = personal.identifier_kind(value)
     return kind if kind in NATIONAL else None
 
 
@@ -45,14 +49,14 @@ def _refused(kind: str) -> tuple[str, str]:
 
 def pseudonym_problem(value: str) -> tuple[str, str] | None:
     """(code, message) when `value` cannot be a pseudonym, else None."""
-    kind = identifier_kind(value)
+    found = personal.identifier_kind(value)  # looked for once, used twice below
+    kind = _national_kind(value, found)
     if kind:
         return _refused(kind)
     if not PSEUDONYM.match(value):
         return ("invalid_pseudonym",
                 "a pseudonym is one token of letters, digits and _ . : # / - (at most 64), "
                 "never a name or an e-mail address")
-    kind = personal.identifier_kind(value)  # a token may still be an address or a phone
-    if kind:
-        return _refused(kind)
+    if found:  # a token may still be an address or a phone
+        return _refused(found)
     return None

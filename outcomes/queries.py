@@ -12,6 +12,7 @@ neither listed nor counted. The lead, commissioners, auditors and administrators
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -24,7 +25,9 @@ from contracts.identity import Principal
 from contracts.money import Money
 from contracts.schemas import CountedPage
 from contracts.tables import Contract, ContractParty, ContractVersion
+from core.database import any_of, fetch_records, is_sqlite
 from ledger.tables import Posting
+from outcomes.rules import COUNTED, PastClaim
 from outcomes.schemas import (
     BatchDetail,
     BatchOut,
@@ -221,6 +224,127 @@ async def get_batch(principal: Principal, contract_id: UUID, batch_id: UUID) -> 
     if row is None:
         raise NotFound("no such batch", code="batch_not_found")
     return decode_report(row["report"])
+
+
+# What intake looks up for a batch of claims ---------------------------------------------------
+
+
+class EarlierClaim(NamedTuple):
+    """A claim already made under a `client_ref`, as far as a resubmission is compared."""
+
+    id: UUID
+    participant: UUID
+    metric_code: str
+    achieved_on: dt.date
+    value: str | None
+    evidence_ref: str
+    line_code: str
+    amount: int
+
+
+class ClaimLookups(NamedTuple):
+    """What a batch of claims is judged against: the enrolled participants it names (by
+    pseudonym: id and enrolment date), the claims already made under its refs, and each of
+    those participants' counted claims."""
+
+    participants: dict[str, tuple[UUID, dt.date]]
+    by_ref: dict[str, EarlierClaim]
+    history: dict[UUID, list[PastClaim]]
+
+
+# One query on PostgreSQL. The pseudonyms and refs travel as JSON arrays (encoding a text
+# array costs asyncpg a type check per element). Each one is looked up on its own in the
+# unique index that holds it (a LATERAL subquery with LIMIT 1 is never flattened into a
+# join): the plan stays the same whatever the statistics say, and a plan cached while the
+# claim table was small cannot turn into a scan of the contract's claims. The history is
+# read by the participant index alone (a participant's claims are all on its contract); its
+# status is checked here, so that no index on contract and status tempts the planner.
+_LOOKUPS = """
+WITH wanted AS MATERIALIZED (
+    SELECT p.id, p.pseudonym, p.enrolled_on
+    FROM json_array_elements_text($2::json) AS w(pseudonym)
+    CROSS JOIN LATERAL (
+        SELECT id, pseudonym, enrolled_on FROM participant
+        WHERE contract = $1 AND pseudonym = w.pseudonym
+          AND (organisation = $4 OR ($5 AND organisation IS NULL))
+        LIMIT 1) AS p
+)
+SELECT 'p' AS kind, id, pseudonym AS key, NULL::uuid AS participant, NULL AS metric_code,
+       enrolled_on AS achieved_on, NULL AS value, NULL AS evidence_ref, NULL AS line_code,
+       NULL::bigint AS amount
+FROM wanted
+UNION ALL
+SELECT 'r', c.id, c.client_ref, c.participant, c.metric_code, c.achieved_on, c.value,
+       c.evidence_ref, c.line_code, c.amount
+FROM json_array_elements_text($3::json) AS r(client_ref)
+CROSS JOIN LATERAL (
+    SELECT id, client_ref, participant, metric_code, achieved_on, value, evidence_ref,
+           line_code, amount
+    FROM claim WHERE contract = $1 AND client_ref = r.client_ref LIMIT 1) AS c
+UNION ALL
+SELECT 'h', NULL, c.status, c.participant, c.metric_code, c.achieved_on, NULL, NULL,
+       c.line_code, c.amount
+FROM claim c WHERE c.participant = ANY (ARRAY(SELECT id FROM wanted))
+"""
+
+
+def _json_list(values: list[str]) -> str:
+    return msgspec.json.encode(values).decode()
+
+
+async def claim_lookups(contract_id: UUID, pseudonyms: list[str], refs: list[str],
+                        owner: UUID, *, with_unowned: bool) -> ClaimLookups:
+    """The participants of the contract enrolled by `owner` under `pseudonyms` (with
+    `with_unowned`, those enrolled before partnerships too, which are the lead's), the
+    claims made under `refs`, and those participants' counted claims: in one query on
+    PostgreSQL, in three on SQLite, with the same answer."""
+    participants: dict[str, tuple[UUID, dt.date]] = {}
+    by_ref: dict[str, EarlierClaim] = {}
+    history: dict[UUID, list[PastClaim]] = {}
+    if not is_sqlite(Claim._meta.db):
+        counted = frozenset(COUNTED)
+        for (kind, id_, key, participant, metric_code, achieved_on, value, evidence_ref,
+             line_code, amount) in await fetch_records(_LOOKUPS, contract_id,
+                                                       _json_list(pseudonyms),
+                                                       _json_list(refs), owner,
+                                                       with_unowned):
+            if kind == "p":
+                participants[key] = (id_, achieved_on)
+            elif kind == "r":
+                by_ref[key] = EarlierClaim(id_, participant, metric_code, achieved_on, value,
+                                           evidence_ref, line_code, amount)
+            elif key in counted:
+                history.setdefault(participant, []).append(
+                    PastClaim(line_code, metric_code, achieved_on, amount))
+        return ClaimLookups(participants, by_ref, history)
+
+    mine = Participant.organisation == owner
+    if with_unowned:
+        mine |= Participant.organisation.is_null()
+    if pseudonyms:
+        for r in await Participant.select(
+                Participant.id, Participant.pseudonym, Participant.enrolled_on).where(
+                (Participant.contract == contract_id)
+                & any_of(Participant.pseudonym, pseudonyms) & mine):
+            participants[r["pseudonym"]] = (r["id"], r["enrolled_on"])
+    if refs:
+        for r in await Claim.select(
+                Claim.id, Claim.client_ref, Claim.participant, Claim.metric_code,
+                Claim.achieved_on, Claim.value, Claim.evidence_ref, Claim.line_code,
+                Claim.amount).where((Claim.contract == contract_id)
+                                    & any_of(Claim.client_ref, refs)):
+            by_ref[r["client_ref"]] = EarlierClaim(
+                r["id"], r["participant"], r["metric_code"], r["achieved_on"], r["value"],
+                r["evidence_ref"], r["line_code"], r["amount"])
+    if participants:
+        for r in await Claim.select(Claim.participant, Claim.line_code, Claim.metric_code,
+                                    Claim.achieved_on, Claim.amount).where(
+                (Claim.contract == contract_id)
+                & any_of(Claim.participant, [p for p, _ in participants.values()])
+                & Claim.status.is_in(list(COUNTED))):
+            history.setdefault(r["participant"], []).append(
+                PastClaim(r["line_code"], r["metric_code"], r["achieved_on"], r["amount"]))
+    return ClaimLookups(participants, by_ref, history)
 
 
 # Participants with their outcomes (the web UI's participants page) ---------------------------

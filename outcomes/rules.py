@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from contracts.errors import Problem
 from contracts.schemas import ContractTerms, MetricOut, RateCardLine
@@ -113,8 +114,10 @@ def clawback_refusal(current: str, in_unpaid_run: bool) -> tuple[str, str] | Non
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class PastClaim:
+class PastClaim(NamedTuple):
+    """A counted claim of the participant's, as the rules see it (a tuple: intake makes one
+    for every claim it reads or accepts)."""
+
     line_code: str
     metric_code: str
     achieved_on: dt.date
@@ -236,117 +239,218 @@ def check_claim(
     totals: Totals,
     today: dt.date,
 ) -> Decision:
-    lines = [line for line in terms.rate_card if line.metric_code == claim.metric_code]
-    if not lines:
-        return _reject("not_on_rate_card", "metric_code",
-                       f"{claim.metric_code} is not on this contract's rate card")
-    cohort_lines = {line.code for line in terms.rate_card if line.kind == "cohort"}
-    lines = [line for line in lines if line.code not in cohort_lines]
-    if not lines:
-        return _reject("cohort_line_not_claimable", "metric_code",
-                       f"{claim.metric_code} is paid by a cohort line, which is paid by its "
-                       "evaluation, not by claims")
-    if today > terms.claims_deadline:
-        return _reject("after_claims_deadline", "achieved_on",
-                       f"claims closed on {terms.claims_deadline.isoformat()}")
-    if claim.achieved_on > today:
-        return _reject("achieved_in_future", "achieved_on", "the outcome lies in the future")
-    if claim.achieved_on > terms.service_period.end:
-        return _reject("after_service_period", "achieved_on",
-                       f"the service period ended on {terms.service_period.end.isoformat()}; "
-                       "outcomes achieved after it are not paid")
-    if enrolled_on is None:
-        return _reject("not_enrolled", "pseudonym",
-                       "no participant with this pseudonym is enrolled on the contract")
-    first: Decision | None = None
-    for line in lines:
-        decision = _check_line(terms, metrics[line.metric_code], line, claim, enrolled_on,
-                               history, totals, cohort_lines)
-        if decision.accepted:
-            return decision
-        first = first or decision
-    assert first is not None
-    return first
+    return RateCard(terms, metrics).check(claim.metric_code, claim.achieved_on, claim.value,
+                                          enrolled_on, history, totals, today)
 
 
-def _check_line(terms: ContractTerms, metric: MetricOut, line: RateCardLine, claim: Claimed,
-                enrolled_on: dt.date, history: list[PastClaim], totals: Totals,
-                cohort_lines: set[str]) -> Decision:
-    errors: list[Problem] = []
-    # What the participant achieved; a cohort's payment is money, not an achievement.
-    achieved = [h for h in history if h.line_code not in cohort_lines]
+class _Line:
+    """A claimable rate card line with what its rules need worked out once: its metric, its
+    threshold, its exclusivity peers, and every line sharing its code (whose limits it
+    counts against, as `cap_problems` does)."""
 
-    def fail(code: str, field: str, message: str) -> None:
-        errors.append(Problem(code=code, field=field, message=message))
+    __slots__ = ("accepted", "code", "decrease", "duration_days", "from_prerequisite", "line",
+                 "line_caps", "metric", "peers", "prerequisite", "price", "score", "threshold",
+                 "window")
 
-    # The outcome itself.
-    if metric.kind == "score_change":
-        if claim.value is None:
-            fail("value_required", "value", f"{metric.code} needs the measured change")
-        else:
-            threshold = Decimal(str(line.threshold))
-            change = -claim.value if metric.direction == "decrease" else claim.value
-            if change < threshold:
-                word = "fall" if metric.direction == "decrease" else "rise"
-                fail("below_threshold", "value",
-                     f"the score must {word} by at least {threshold}; it moved by {claim.value}")
-    elif claim.value is not None:
-        fail("value_not_applicable", "value", f"{metric.code} takes no value")
+    def __init__(self, line: RateCardLine, metric: MetricOut | None,
+                 rate_card: Sequence[RateCardLine]) -> None:
+        self.line, self.code, self.metric = line, line.code, metric
+        kind = metric.kind if metric is not None else None
+        self.score = kind == "score_change"
+        self.decrease = metric is not None and metric.direction == "decrease"
+        self.duration_days = (metric.duration_days
+                              if metric is not None and kind == "duration" else None)
+        try:
+            self.threshold: Decimal | None = Decimal(str(line.threshold))
+        except InvalidOperation:
+            self.threshold = None  # refused by the terms' own checks; raised where used
+        self.prerequisite = line.prerequisite_metric
+        self.window = line.window
+        self.from_prerequisite = line.window is not None and line.window.anchor == "prerequisite"
+        group = line.exclusivity_group
+        self.peers = None if group is None else frozenset(
+            ln.code for ln in rate_card if ln.exclusivity_group == group and ln.code != line.code)
+        self.price = line.price.amount
+        self.line_caps = tuple((ln.max_count, None if ln.max_amount is None
+                                else ln.max_amount.amount)
+                               for ln in rate_card if ln.code == line.code)
+        self.accepted = Decision(line=line, amount=self.price, errors=[])
 
-    # When: from enrolment, or from the prerequisite outcome.
-    prerequisite_on: dt.date | None = None
-    if line.prerequisite_metric is not None:
-        before = [h.achieved_on for h in achieved
-                  if h.metric_code == line.prerequisite_metric
-                  and h.achieved_on <= claim.achieved_on]
-        if before:
-            prerequisite_on = min(before)
-        else:
-            fail("prerequisite_missing", "metric_code",
-                 f"{claim.metric_code} needs an accepted {line.prerequisite_metric} first")
-    if claim.achieved_on < enrolled_on:
-        fail("outside_window", "achieved_on", "achieved before the participant enrolled")
-    elif line.prerequisite_metric is None or prerequisite_on is not None:
-        from_prerequisite = (line.window is not None and line.window.anchor == "prerequisite"
-                             and prerequisite_on is not None)
-        anchor = prerequisite_on if from_prerequisite else enrolled_on
-        anchor_name = line.prerequisite_metric if from_prerequisite else "enrolment"
-        days = (claim.achieved_on - anchor).days
-        if line.window is not None and not (line.window.start_day <= days
-                                            <= line.window.end_day):
-            fail("outside_window", "achieved_on",
-                 f"achieved {days} days after {anchor_name}; this line pays for days "
-                 f"{line.window.start_day}–{line.window.end_day}")
-        sustained = (claim.achieved_on - (prerequisite_on or enrolled_on)).days
-        if metric.kind == "duration" and metric.duration_days is not None \
-                and sustained < metric.duration_days:
-            fail("duration_not_met", "achieved_on",
-                 f"sustained {sustained} days; the outcome needs {metric.duration_days}")
 
-    # Once only, and not together with its alternatives.
-    same_line = [h for h in history if h.line_code == line.code]
-    if any(h.metric_code == claim.metric_code and h.achieved_on == claim.achieved_on
-           for h in achieved):
-        fail("duplicate", "metric_code",
-             f"{claim.metric_code} on {claim.achieved_on.isoformat()} is already claimed")
-    elif len(same_line) >= line.max_claims_per_participant:
-        fail("max_claims_reached", "metric_code",
-             f"line {line.code} pays at most {line.max_claims_per_participant} time(s) "
-             "per participant")
-    if line.exclusivity_group is not None:
-        group = {ln.code for ln in terms.rate_card
-                 if ln.exclusivity_group == line.exclusivity_group and ln.code != line.code}
-        taken = sorted({h.line_code for h in history if h.line_code in group})
-        if taken:
-            fail("exclusive_conflict", "metric_code",
-                 f"the participant is already paid for {', '.join(taken)}, which excludes "
-                 f"{line.code}")
+class RateCard:
+    """A contract's rate card arranged for judging many claims: lines grouped by metric,
+    cohort lines set apart, each line's constants worked out once. `check` gives the same
+    decision as the rules spelt out in the module docstring; on the happy path it allocates
+    nothing (an accepted claim gets its line's one accepted Decision), and reasons are
+    written only for a claim that fails."""
 
-    # Money limits.
-    price = line.price.amount
-    errors += cap_problems(terms, totals, {None: sum(h.amount for h in history)},
-                           [Adding(line.code, None, price)])
-    return Decision(line=line, amount=price if not errors else 0, errors=errors)
+    def __init__(self, terms: ContractTerms, metrics: Mapping[str, MetricOut]) -> None:
+        self.terms = terms
+        self.metrics = metrics
+        self.cohort_codes = frozenset(ln.code for ln in terms.rate_card if ln.kind == "cohort")
+        self.on_card: set[str] = {ln.metric_code for ln in terms.rate_card}
+        grouped: dict[str, list[_Line]] = defaultdict(list)
+        for ln in terms.rate_card:
+            if ln.code not in self.cohort_codes:
+                grouped[ln.metric_code].append(
+                    _Line(ln, metrics.get(ln.metric_code), terms.rate_card))
+        self.claimable = {code: tuple(lines) for code, lines in grouped.items()}
+        self.per_participant_cap = (None if terms.per_participant_cap is None
+                                    else terms.per_participant_cap.amount)
+
+    def check(self, metric_code: str, achieved_on: dt.date, value: Decimal | None,
+              enrolled_on: dt.date | None, history: Sequence[PastClaim], totals: Totals,
+              today: dt.date) -> Decision:
+        """The decision on one claim of `metric_code` achieved on `achieved_on` (with
+        `value` for a score) by a participant enrolled on `enrolled_on` (None: not
+        enrolled) with the counted claims `history`, given the contract's running
+        `totals`: the first line that accepts it, else the first line's reasons."""
+        terms = self.terms
+        if metric_code not in self.on_card:
+            return _reject("not_on_rate_card", "metric_code",
+                           f"{metric_code} is not on this contract's rate card")
+        lines = self.claimable.get(metric_code)
+        if not lines:
+            return _reject("cohort_line_not_claimable", "metric_code",
+                           f"{metric_code} is paid by a cohort line, which is paid by its "
+                           "evaluation, not by claims")
+        if today > terms.claims_deadline:
+            return _reject("after_claims_deadline", "achieved_on",
+                           f"claims closed on {terms.claims_deadline.isoformat()}")
+        if achieved_on > today:
+            return _reject("achieved_in_future", "achieved_on", "the outcome lies in the future")
+        if achieved_on > terms.service_period.end:
+            return _reject("after_service_period", "achieved_on",
+                           f"the service period ended on {terms.service_period.end.isoformat()}; "
+                           "outcomes achieved after it are not paid")
+        if enrolled_on is None:
+            return _reject("not_enrolled", "pseudonym",
+                           "no participant with this pseudonym is enrolled on the contract")
+        first: Decision | None = None
+        for line in lines:
+            decision = self._check_line(line, metric_code, achieved_on, value, enrolled_on,
+                                        history, totals)
+            if not decision.errors:
+                return decision
+            first = first or decision
+        assert first is not None
+        return first
+
+    def _check_line(self, ln: _Line, metric_code: str, achieved_on: dt.date,
+                    value: Decimal | None, enrolled_on: dt.date,
+                    history: Sequence[PastClaim], totals: Totals) -> Decision:
+        errors: list[Problem] | None = None  # made at the first reason, if there is one
+        if ln.metric is None:
+            raise KeyError(ln.line.metric_code)
+
+        # The outcome itself.
+        if ln.score:
+            if value is None:
+                errors = fail("value_required", "value",
+                              f"{metric_code} needs the measured change", errors)
+            else:
+                threshold = ln.threshold
+                if threshold is None:
+                    threshold = Decimal(str(ln.line.threshold))  # raises, as it always did
+                change = -value if ln.decrease else value
+                if change < threshold:
+                    word = "fall" if ln.decrease else "rise"
+                    errors = fail("below_threshold", "value",
+                                  f"the score must {word} by at least {threshold}; it moved "
+                                  f"by {value}", errors)
+        elif value is not None:
+            errors = fail("value_not_applicable", "value",
+                          f"{ln.metric.code} takes no value", errors)
+
+        # One pass over the participant's counted claims. What it achieved leaves out a
+        # cohort's payments, which are money, not achievements.
+        prerequisite_on: dt.date | None = None
+        duplicate = excluded = False
+        same_line = so_far = 0
+        cohort, prerequisite, peers, code = (self.cohort_codes, ln.prerequisite, ln.peers,
+                                             ln.code)
+        for h in history:
+            so_far += h.amount
+            if h.line_code == code:
+                same_line += 1
+            if peers is not None and h.line_code in peers:
+                excluded = True
+            if h.line_code in cohort:
+                continue
+            if h.metric_code == metric_code and h.achieved_on == achieved_on:
+                duplicate = True
+            if prerequisite is not None and h.metric_code == prerequisite \
+                    and h.achieved_on <= achieved_on \
+                    and (prerequisite_on is None or h.achieved_on < prerequisite_on):
+                prerequisite_on = h.achieved_on
+
+        # When: from enrolment, or from the prerequisite outcome.
+        if prerequisite is not None and prerequisite_on is None:
+            errors = fail("prerequisite_missing", "metric_code",
+                          f"{metric_code} needs an accepted {prerequisite} first", errors)
+        if achieved_on < enrolled_on:
+            errors = fail("outside_window", "achieved_on",
+                          "achieved before the participant enrolled", errors)
+        elif prerequisite is None or prerequisite_on is not None:
+            window = ln.window
+            if window is not None:
+                from_prerequisite = ln.from_prerequisite and prerequisite_on is not None
+                anchor = prerequisite_on if from_prerequisite else enrolled_on
+                days = (achieved_on - anchor).days
+                if not window.start_day <= days <= window.end_day:
+                    anchor_name = prerequisite if from_prerequisite else "enrolment"
+                    errors = fail("outside_window", "achieved_on",
+                                  f"achieved {days} days after {anchor_name}; this line pays "
+                                  f"for days {window.start_day}–{window.end_day}", errors)
+            if ln.duration_days is not None:
+                sustained = (achieved_on - (prerequisite_on or enrolled_on)).days
+                if sustained < ln.duration_days:
+                    errors = fail("duration_not_met", "achieved_on",
+                                  f"sustained {sustained} days; the outcome needs "
+                                  f"{ln.duration_days}", errors)
+
+        # Once only, and not together with its alternatives.
+        if duplicate:
+            errors = fail("duplicate", "metric_code",
+                          f"{metric_code} on {achieved_on.isoformat()} is already claimed", errors)
+        elif same_line >= ln.line.max_claims_per_participant:
+            errors = fail("max_claims_reached", "metric_code",
+                          f"line {code} pays at most {ln.line.max_claims_per_participant} "
+                          "time(s) per participant", errors)
+        if excluded:
+            taken = sorted({h.line_code for h in history if h.line_code in (peers or ())})
+            errors = fail("exclusive_conflict", "metric_code",
+                          f"the participant is already paid for {', '.join(taken)}, which "
+                          f"excludes {code}", errors)
+
+        # Money limits: worked out here, spelt out by cap_problems when one is reached.
+        price = ln.price
+        cap = self.per_participant_cap
+        over = ((cap is not None and so_far + price > cap)
+                or totals.contract_amount + price > self.terms.cap.amount)
+        if not over:
+            count = totals.line_count.get(code, 0) + 1
+            amount = totals.line_amount.get(code, 0) + price
+            for max_count, max_amount in ln.line_caps:
+                if (max_count is not None and count > max_count) \
+                        or (max_amount is not None and amount > max_amount):
+                    over = True
+                    break
+        if over:
+            errors = (errors or []) + cap_problems(self.terms, totals, {None: so_far},
+                                                   [Adding(code, None, price)])
+        if errors is None:
+            return ln.accepted
+        return Decision(line=ln.line, amount=0, errors=errors)
+
+
+def fail(code: str, field: str, message: str, errors: list[Problem] | None) -> list[Problem]:
+    """`errors` (None: no reason yet) with the reason `code` added."""
+    problem = Problem(code=code, field=field, message=message)
+    if errors is None:
+        return [problem]
+    errors.append(problem)
+    return errors
 
 
 def _reject(code: str, field: str, message: str) -> Decision:

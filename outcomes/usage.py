@@ -28,22 +28,21 @@ async def load(contract_id: UUID) -> Totals:
 
 
 async def add(contract_id: UUID, changes: dict[str, tuple[int, int]]) -> None:
-    """Add (claims, amount) per line code; negative to take away."""
+    """Add (claims, amount) per line code; negative to take away. One statement for all the
+    lines: a line's first claims insert its row, later ones add to it."""
     if not changes:
         return
-    existing = {r["line_code"]: r for r in await ContractUsage.select().where(
-        ContractUsage.contract == contract_id)}
+    values, args = [], []
     for line_code, (claims, amount) in changes.items():
-        row = existing.get(line_code)
-        if row is None:
-            await ContractUsage.insert(ContractUsage(
-                id=new_id(), contract=contract_id, line_code=line_code, claims=claims,
-                amount=amount))
-        else:
-            await ContractUsage.update({
-                ContractUsage.claims: row["claims"] + claims,
-                ContractUsage.amount: row["amount"] + amount,
-            }).where(ContractUsage.id == row["id"])
+        values.append("({}, {}, {}, {}, {})")
+        args += [new_id(), contract_id, line_code, claims, amount]
+    # The unique index contract_usage_line (contract, line_code) is the conflict target.
+    await ContractUsage.raw(
+        "INSERT INTO contract_usage (id, contract, line_code, claims, amount) VALUES "  # noqa: S608
+        + ", ".join(values)
+        + " ON CONFLICT (contract, line_code) DO UPDATE SET"
+          " claims = contract_usage.claims + excluded.claims,"
+          " amount = contract_usage.amount + excluded.amount", *args)
 
 
 async def recompute(contract_id: UUID) -> Totals:

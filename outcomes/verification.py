@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
+from piccolo.query.functions.aggregate import Count, Sum
+
 from contracts import service as contracts
 from contracts.errors import Conflict, Problem
 from contracts.identity import Principal
@@ -173,12 +175,21 @@ async def _check_caps(contract_id: UUID, currency: str, terms, fresh: list[dict]
         return
     totals = Totals(contract_amount=(await account_balances(contract=contract_id)).get(
         ("accrued", currency), 0))
+    # Sums made by the database: an approval reads a row per line and per participant it
+    # touches, not every claim the contract has approved so far.
+    counted = (Claim.contract == contract_id) & Claim.status.is_in(["approved", "paid"])
+    by_line = Claim.select(Claim.line_code, Count(Claim.id, alias="n"),
+                           Sum(Claim.amount, alias="total")).where(counted)
+    for r in await by_line.group_by(Claim.line_code):
+        totals.line_count[r["line_code"]] = r["n"]
+        totals.line_amount[r["line_code"]] = int(r["total"] or 0)
+    touched = list({r["participant"] for r in fresh})
     participants: dict[UUID, int] = {}
-    for r in await Claim.select(Claim.line_code, Claim.participant, Claim.amount).where(
-            (Claim.contract == contract_id) & Claim.status.is_in(["approved", "paid"])):
-        totals.line_count[r["line_code"]] += 1
-        totals.line_amount[r["line_code"]] += r["amount"]
-        participants[r["participant"]] = participants.get(r["participant"], 0) + r["amount"]
+    for i in range(0, len(touched), CHUNK):
+        for r in await Claim.select(Claim.participant, Sum(Claim.amount, alias="total")).where(
+                counted & any_of(Claim.participant, touched[i:i + CHUNK])
+        ).group_by(Claim.participant):
+            participants[r["participant"]] = int(r["total"] or 0)
     problems = cap_problems(terms, totals, participants,
                             [Adding(r["line_code"], r["participant"], r["amount"])
                              for r in fresh],

@@ -21,7 +21,6 @@ import datetime as dt
 import gc
 import logging
 import multiprocessing
-import os
 import threading
 import time
 import weakref
@@ -30,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from uuid import UUID
 
 from contracts.errors import Unavailable
+from core.settings import get_settings
 
 TASKS_PER_WORKER = 20
 STOP_SECONDS = 5.0
@@ -43,7 +43,8 @@ _bound: str | None = None
 
 
 def workers() -> int:
-    return max(1, int(os.environ.get("VIRKER_REPORT_WORKERS", "2")))
+    """How many processes render at once (VIRKER_REPORT_WORKERS, docs/deployment.md)."""
+    return get_settings().report_workers
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -115,16 +116,17 @@ def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: 
                   scope: UUID | None = None) -> bytes:
     """In a worker (or in-process for the command line): read and render one statement,
     its money in `lang` (by default the contract's, see `reports.formats`); a partner's
-    part of it given its `scope` (`contracts.service.provider_scope`).
+    part of it given its `scope` (`contracts.service.provider_scope`). The attachments'
+    temporary files are gone when it returns.
 
-    The cyclic garbage collector is paused meanwhile: a large contract makes millions of
-    short-lived rows that hold no cycles, and repeated collections over them cost more
-    than the work itself."""
+    The cyclic garbage collector is paused meanwhile: what a statement makes holds no
+    cycles, and collections over WeasyPrint's boxes cost more than they free."""
     from reports.assembly import assemble
     from reports.render import statement_document
 
     _bind(url)
     gc.disable()
+    s = None
     try:
         t = time.perf_counter()
         s = asyncio.run(assemble(contract_id, period_from, period_to, scope=scope))
@@ -132,11 +134,13 @@ def statement_job(url: str, contract_id: UUID, period_from: dt.date, period_to: 
         stamps: dict[str, float] = {}
         body = statement_document(s, lang, stamps)
         if timings is not None:
-            timings.update(assemble=t_assemble, html=stamps["html"], pdf=stamps["pdf"],
+            timings.update(assemble=t_assemble, **stamps,
                            claims=s.totals.received, entries=s.proof.period_entries,
-                           attached_mb=sum(len(a.data) for a in s.attachments) / 2**20)
+                           attached_mb=sum(a.spooled().size for a in s.attachments) / 2**20)
         return body
     finally:
+        if s is not None:
+            s.close()
         gc.enable()
         gc.collect()
 

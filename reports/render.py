@@ -5,12 +5,15 @@ Pure with respect to the database: it takes what `reports.assembly` read and ret
 WeasyPrint is slow and keeps memory it used, so `reports.pool` runs this in worker processes.
 Money is written for the document's reader by `reports.formats.money`, the one money
 formatter of every document.
+
+WeasyPrint lays out the body alone; `reports.embed` then adds the files, already deflated,
+as PDF/A-3 associated files, so that neither WeasyPrint nor Python ever holds a file's
+uncompressed bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import time
 from collections.abc import Iterable
@@ -19,7 +22,7 @@ from importlib.resources import files
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reports import formats
+from reports import embed, formats
 from reports.attachments import Attachment
 
 PDF_VARIANT = "pdf/a-3u"
@@ -54,9 +57,9 @@ class Listed:
 def listing(attachments: list[Attachment]) -> list[Listed]:
     """What the body says about each attached file: how many rows it lists and the
     SHA-256 of its bytes."""
-    return [Listed(name=a.name, description=a.description,
-                   rows=a.rows,
-                   sha256=hashlib.sha256(a.data).hexdigest()) for a in attachments]
+    return [Listed(name=a.name, description=a.description, rows=a.rows,
+                   sha256=a.spool.sha256 if a.spool else hashlib.sha256(a.data).hexdigest())
+            for a in attachments]
 
 
 def html(template: str, lang: str = "en", **context) -> str:
@@ -72,22 +75,25 @@ def _lang(currency: str, parties: Iterable, requested: str | None) -> str:
     return formats.document_lang(currency, identifiers, requested)
 
 
-def pdf(document: str, attachments: list[Attachment]) -> bytes:
-    """PDF/A-3u bytes for `document`, with `attachments` embedded as associated files."""
+def pdf(document: str, attachments: list[Attachment],
+        timings: dict[str, float] | None = None) -> bytes:
+    """PDF/A-3u bytes for `document`, with `attachments` embedded as associated files;
+    `timings` gets the seconds WeasyPrint took (layout) and the embedding took."""
     from weasyprint import HTML
-    from weasyprint import Attachment as PdfAttachment
 
-    files_ = [PdfAttachment(file_obj=io.BytesIO(a.data), name=a.name,
-                            description=a.description, relationship="Data")
-              for a in attachments]
-    return HTML(string=document).write_pdf(pdf_variant=PDF_VARIANT, attachments=files_,
-                                           custom_metadata=True)
+    t = time.perf_counter()
+    body = HTML(string=document).write_pdf(pdf_variant=PDF_VARIANT, custom_metadata=True)
+    t_layout = time.perf_counter() - t
+    out = embed.associated_files(body, attachments) if attachments else body
+    if timings is not None:
+        timings.update(layout=t_layout, embed=time.perf_counter() - t - t_layout)
+    return out
 
 
 def statement_document(statement, lang: str | None = None,
                        timings: dict[str, float] | None = None) -> bytes:
     """The statement as PDF/A-3u, in `lang` or the contract's language; `timings` gets
-    the seconds spent on HTML and on PDF."""
+    the seconds spent on HTML and on PDF (of which layout and embedding the files)."""
     from reports.chart import outcomes_chart
 
     t = time.perf_counter()
@@ -96,7 +102,7 @@ def statement_document(statement, lang: str | None = None,
                     chart=outcomes_chart(statement.monthly, statement.currency, lang),
                     attachments=listing(statement.attachments))
     t_html = time.perf_counter() - t
-    body = pdf(document, statement.attachments)
+    body = pdf(document, statement.attachments, timings)
     if timings is not None:
         timings.update(html=t_html, pdf=time.perf_counter() - t - t_html)
     return body

@@ -1,6 +1,9 @@
 """Effect: what the money achieved per contract, comparison across contracts, allocation
 advice with the commissioner's decision, and the liability forecast; and their documents,
-the funnel plot (SVG) and the effect reports (PDF/A-3u, rendered in the report workers)."""
+the funnel plot (SVG) and the effect reports (PDF/A-3u, rendered in the report workers).
+
+The figures may be seconds old: they are read from the read replica when there is one
+(`on_replica`); the decisions on the advice, which their maker reads back at once, are not."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth import principal_of
 from api.routes.reports import PDF, Lang, _pdf
+from core.database import on_replica
 from effect import service
 from effect.schemas import (
     AdviceDecisionIn,
@@ -49,6 +53,7 @@ class EffectController(Controller):
                      "and its own part, not the other partners'. `voice` holds the "
                      "contract's citizen voice (as GET /contracts/{id}/voice gives it, "
                      "measures named in `lang`): context that never changes a payment.")
+    @on_replica
     async def contract_effect(self, request: Request, contract_id: FromPath[UUID],
                               as_of: AsOf = None, lang: VoiceLang = None
                               ) -> ContractEffectWithVoice:
@@ -61,6 +66,7 @@ class EffectController(Controller):
          description="Figures about fewer than `small_cell_k` people of contracts you are "
                      "not a party to are suppressed, with a second figure where a total would "
                      "give the first back.")
+    @on_replica
     async def comparison(
         self, request: Request, subject: FromPath[str],
         by: Annotated[Literal["age_band", "area", "cohort", "quarter"] | None,
@@ -78,6 +84,7 @@ class EffectController(Controller):
                      "to the relational questions, the share with one contact person, how "
                      "much it helped), suppressed below `small_cell_k`: context for the "
                      "person deciding, which changes neither band nor shift.")
+    @on_replica
     async def advice(
         self, request: Request, subject: FromPath[str],
         shift: Annotated[float, QueryParameter(
@@ -103,6 +110,7 @@ class EffectController(Controller):
     @get("/contracts/{contract_id:uuid}/forecast",
          summary="Outcome payments the contract may still owe, expected and 90th percentile per"
                  " quarter, bounded by its caps (any party)")
+    @on_replica
     async def contract_forecast(self, request: Request, contract_id: FromPath[UUID]
                                 ) -> Forecast:
         return await service.liability_forecast(principal_of(request), contract_id=contract_id)
@@ -110,6 +118,7 @@ class EffectController(Controller):
     @get("/forecast",
          summary="Outcome payments still to come across a commissioner's contracts, by its "
                  "share of each, expected and 90th percentile per quarter, bounded by the caps")
+    @on_replica
     async def forecast(
         self, request: Request,
         organisation_id: Annotated[UUID | None, QueryParameter(
@@ -125,6 +134,7 @@ class EffectController(Controller):
                  "rate and the 95 % and 99.8 % limits, your own contracts marked",
          description="Contracts whose figures are suppressed for you are not drawn; a note "
                      "under the plot says how many. `lang` sets the number format.")
+    @on_replica
     async def funnel(self, request: Request, subject: FromPath[str], as_of: AsOf = None,
                      lang: Lang = None) -> Response[str]:
         svg = await effect_documents.funnel_svg_for(principal_of(request), subject,
@@ -136,6 +146,7 @@ class EffectController(Controller):
                  "the liability forecast and the method, the JSON attached",
          description="For the contract's parties, with the figures each gets from GET "
                      "/effect (a partner its own part).")
+    @on_replica
     async def contract_effect_pdf(self, request: Request, contract_id: FromPath[UUID],
                                   as_of: AsOf = None, lang: Lang = None) -> Response[bytes]:
         return _pdf(*await documents.effect(principal_of(request), contract_id, as_of, lang))
@@ -145,6 +156,7 @@ class EffectController(Controller):
                  "commissions as GET /effect gives it, and the portfolio's liability forecast",
          description="For a commissioner, its own portfolio; an administrator names the "
                      "commissioner (`organisation_id`).")
+    @on_replica
     async def portfolio_effect_pdf(
         self, request: Request,
         organisation_id: Annotated[UUID | None, QueryParameter(

@@ -5,6 +5,9 @@ INDIGO 4.1 projects and 360Giving grants (opendata.exports).
 commissioners have published, or one of them, with its public parts. /api/v1/contracts/
 {id}/exports/… is for the contract's parties: its public parts, or every part for its
 commissioners asking `?include=private`. Results are suppressed below k for everyone.
+
+The public exports are read from the read replica when there is one (`on_replica`): a part
+just published appears in them seconds later. A party's exports read the primary.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.auth import principal_of
+from core.database import on_replica
 from opendata.exports import Format, contract_export, encode, public_export
 
 JSON = "application/json"
@@ -98,6 +102,7 @@ class OpenDataController(Controller):
          summary="Every published contract as an " + WHAT["ocds"] + " (public, no key)",
          description="One release per contract whose `contract` part is public, with its "
                      "public parts only. 409 `nothing_published` before any is.")
+    @on_replica
     async def ocds(self, request: Request) -> Response[dict[str, Any]]:
         return _json(await public_export("ocds", base=_base(request)))
 
@@ -106,6 +111,7 @@ class OpenDataController(Controller):
                  "\"organisations\"}; one contract: {\"id\", \"data\", \"organisations\"}) "
                  "(public, no key)",
          description="Public parts only. 409 `nothing_published` before any contract is.")
+    @on_replica
     async def indigo(self, request: Request) -> Response[dict[str, Any]]:
         return _json(await public_export("indigo", base=_base(request)))
 
@@ -115,12 +121,14 @@ class OpenDataController(Controller):
          description="Public parts only. 409 `nothing_published` before any contract is, "
                      "`no_grants` when no published contract has a fund among its "
                      "commissioners.")
+    @on_replica
     async def giving(self, request: Request) -> Response[dict[str, Any]]:
         return _json(await public_export("360giving", base=_base(request)))
 
     @get("/contracts/{contract_id:uuid}/ocds.json", opt=PUBLIC, media_type=JSON,
          summary="One published contract as an " + WHAT["ocds"] + " (public, no key)",
          description="404 `contract_not_found` for a contract that is not published.")
+    @on_replica
     async def contract_ocds(self, request: Request, contract_id: FromPath[UUID]
                             ) -> Response[dict[str, Any]]:
         return _json(await public_export("ocds", contract_id, base=_base(request)))
@@ -128,6 +136,7 @@ class OpenDataController(Controller):
     @get("/contracts/{contract_id:uuid}/indigo.json", opt=PUBLIC, media_type=JSON,
          summary="One published contract as an " + WHAT["indigo"] + " (public, no key)",
          description="404 `contract_not_found` for a contract that is not published.")
+    @on_replica
     async def contract_indigo(self, request: Request, contract_id: FromPath[UUID]
                               ) -> Response[dict[str, Any]]:
         return _json(await public_export("indigo", contract_id, base=_base(request)))
@@ -137,6 +146,7 @@ class OpenDataController(Controller):
                  + " (public, no key)",
          description="404 `contract_not_found` for a contract that is not published; 409 "
                      "`no_grants` when no commissioner is a fund.")
+    @on_replica
     async def contract_giving(self, request: Request, contract_id: FromPath[UUID]
                               ) -> Response[dict[str, Any]]:
         return _json(await public_export("360giving", contract_id, base=_base(request)))

@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from api.auth import idempotency_key, principal_of
+from api.auth import ADMIT_BATCH, admission_of, idempotency_key, principal_of
 from api.routes.contracts import parse_cursor
 from contracts.errors import Malformed
 from contracts.schemas import CountedPage
@@ -61,7 +61,8 @@ class IntakeController(Controller):
     path = "/api/v1/contracts/{contract_id:uuid}"
     tags = ["intake"]
 
-    @post("/participants", opt=BATCH, request_max_body_size=BATCH_BODY_LIMIT,
+    @post("/participants", opt={**BATCH, ADMIT_BATCH: "participants"},
+          request_max_body_size=BATCH_BODY_LIMIT,
           summary="Enrol participants under pseudonyms (JSON array or text/csv)",
           description="Columns: pseudonym, enrolled_on, age_band, area, cohort. Up to "
                       f"{MAX_ROWS} rows. An identical participant sent again changes nothing.")
@@ -69,9 +70,10 @@ class IntakeController(Controller):
                     ) -> Response[BatchReport]:
         sub, body, media_type = await _submission(request, contract_id, "participants")
         rows = parse_rows(body, media_type, ParticipantIn, MAX_ROWS)
-        return _answer(*await intake.submit_participants(sub, rows))
+        return _answer(*await intake.submit_participants(sub, rows, admission_of(request)))
 
-    @post("/claims", opt=BATCH, request_max_body_size=BATCH_BODY_LIMIT,
+    @post("/claims", opt={**BATCH, ADMIT_BATCH: "claims"},
+          request_max_body_size=BATCH_BODY_LIMIT,
           summary="Submit outcome claims (JSON array or text/csv) with an Idempotency-Key",
           description="Columns: client_ref, pseudonym, metric_code, achieved_on, value, "
                       f"evidence_ref. Up to {MAX_ROWS} rows. The answer is a validation "
@@ -80,7 +82,7 @@ class IntakeController(Controller):
                     ) -> Response[BatchReport]:
         sub, body, media_type = await _submission(request, contract_id, "claims")
         rows = parse_rows(body, media_type, ClaimIn, MAX_ROWS)
-        return _answer(*await intake.submit_claims(sub, rows))
+        return _answer(*await intake.submit_claims(sub, rows, admission_of(request)))
 
     @get("/participants", summary="Enrolled participants",
          description="`count=true` adds `total`, the number of participants enrolled.")

@@ -1,6 +1,8 @@
 """Open data: what of a contract its commissioners publish (per part, public or private), and
 the public "what works" figures built from what they published, which anyone may read
-without an account or a key."""
+without an account or a key. Those are read from the read replica when there is one
+(`on_replica`): a part just published appears there seconds later; its commissioners read
+their decisions back from the primary."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from litestar import Controller, Request, get, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.auth import principal_of
+from core.database import on_replica
 from opendata import publication, whatworks
 from opendata.publication import PublicationIn, PublicationOut
 from opendata.whatworks import Subject, WhatWorks
@@ -55,6 +58,7 @@ class WhatWorksController(Controller):
     @get("/", opt=PUBLIC,
          summary="The outcomes (categories of the metric library, and metrics) with the "
                  "number of public contracts paying for each (public)")
+    @on_replica
     async def subjects(self) -> list[Subject]:
         return await whatworks.subjects()
 
@@ -68,5 +72,6 @@ class WhatWorksController(Controller):
                      "The figures are those GET /comparisons/{subject} gives a reader who is "
                      "party to none of the contracts; the pooled rate is over the contracts "
                      "with public results and no small cell. 404 `subject_not_found`.")
+    @on_replica
     async def subject(self, subject: FromPath[str], lang: Lang = None) -> WhatWorks:
         return await whatworks.what_works(subject, language=lang or "en")

@@ -7,6 +7,10 @@ justification. The same services as GET /api/v1/comparisons, /advice and their d
 Everyone signed in sees a comparison (figures about fewer than k people of contracts the
 reader is not a party to are suppressed by `effect.service`); advice and decisions are for
 commissioners (and administrators, who read them).
+
+The comparison pages read from the read replica when there is one (`on_replica`): a
+decision just made shows on its own page at once (the primary) and in the comparison's list
+seconds later.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from contracts.errors import DomainError, Forbidden, NotFound
 from contracts.identity import Principal
 from contracts.money import Money
 from contracts.schemas import ContractTerms, VariationIn
+from core.database import on_replica
 from effect import queries as effect_queries
 from effect import service
 from effect.formulas import UNDEFINED
@@ -86,6 +91,7 @@ async def subjects() -> list[Subject]:
 
 
 @get("/compare", opt=WEB, include_in_schema=False)
+@on_replica
 async def index(request: Request) -> Template:
     return await page(request, "web/compare.html", subjects=await subjects())
 
@@ -131,6 +137,7 @@ async def _subject_context(principal: Principal, subject: str, shift: float) -> 
 
 
 @get("/compare/{subject:str}", opt=WEB, include_in_schema=False)
+@on_replica
 async def subject_page(request: Request, subject: FromPath[str],
                        shift: Annotated[str | None, QueryParameter()] = None) -> Template:
     context = await _subject_context(principal_of(request), subject, _shift(shift))

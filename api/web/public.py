@@ -11,8 +11,10 @@
 
 Every figure comes from `opendata.whatworks`, which shows only what commissioners published
 and suppresses small cells as the comparison does for a reader who is party to nothing: the
-HTML, the CSV and the JSON carry the same numbers. The language: `?lang=da|nb|en` (the
-links on the page), else the one chosen on the site, else what the browser asks for.
+HTML, the CSV and the JSON carry the same numbers. They are read from the read replica when
+there is one (`on_replica`), so a part just published appears seconds later. The language:
+`?lang=da|nb|en` (the links on the page), else the one chosen on the site, else what the
+browser asks for.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from api.web.compare import inline_svg
 from api.web.layout import WEB, page
 from contracts.errors import NotFound
 from core.clock import now
+from core.database import on_replica
 from core.settings import get_settings
 from effect.formulas import UNDEFINED
 from opendata import whatworks
@@ -87,6 +90,7 @@ def part_names() -> dict[str, str]:
 
 
 @get("/what-works", opt=OPT, include_in_schema=False)
+@on_replica
 async def index(request: Request, lang: Lang = None) -> Template:
     chosen = _language(request, lang)
     return await _page(request, "web/public_index.html", lang, language=chosen,
@@ -94,6 +98,7 @@ async def index(request: Request, lang: Lang = None) -> Template:
 
 
 @get("/what-works/feed.atom", opt=OPT, include_in_schema=False)
+@on_replica
 async def feed(request: Request, lang: Lang = None) -> Response[bytes]:
     _language(request, lang)
     entries = await whatworks.feed()
@@ -102,6 +107,7 @@ async def feed(request: Request, lang: Lang = None) -> Response[bytes]:
 
 
 @get("/what-works/{name:str}", opt=OPT, include_in_schema=False)
+@on_replica
 async def subject_page(request: Request, name: FromPath[str], lang: Lang = None
                        ) -> Response:
     """The outcome `name` as a page, or as CSV or JSON when `name` ends in .csv or .json

@@ -166,7 +166,7 @@ async def test_a_formula_in_evidence_ref_reaches_claims_csv_as_text(api, world):
         headers={**w.headers("provider"), "Idempotency-Key": "formula"})
     assert r.json()["results"][0]["status"] == "accepted", r.text
     statement = await assemble(cid, dt.date(2024, 1, 1), dt.date.today())
-    files = {a.name: a.data for a in statement.attachments}
+    files = {a.name: a.content() for a in statement.attachments}
     for name in ("claims.csv", "journal.csv", "rejections.csv"):
         for row in csv.reader(io.StringIO(files[name].decode())):
             assert not any(cell[:1] in ("=", "+", "@") for cell in row), (name, row)

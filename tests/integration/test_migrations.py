@@ -13,7 +13,7 @@ EXPECTED = {
     "organisation", "app_user", "api_key", "metric", "contract", "contract_version",
     "contract_party", "contract_event", "participant", "intake_batch", "sample_draw", "claim",
     "claim_event", "contract_usage", "payment_run", "payment_run_line",
-    "account", "journal_entry", "posting", "checkpoint", "journal_note",
+    "account", "journal_entry", "journal_format", "posting", "checkpoint", "journal_note",
     "contract_proposal", "contract_acceptance", "web_session", "login_attempt",
     "advice_decision", "cohort_evaluation",
     "voice_instrument", "survey_wave", "voice_invitation", "voice_response", "voice_deletion",

@@ -204,9 +204,9 @@ async def test_a_partners_statement_reconciles_its_claims_to_their_journal_entri
         assert draw.selected == draw.verified + draw.disputed + draw.pending
         assert sum(o for _, o, _ in mine.monthly) == n
         assert sum(p for _, _, p in mine.monthly) == n * ENTRY
-        files = {a.name: a.data for a in mine.attachments}
+        files = {a.name: a.content() for a in mine.attachments}
         assert seen(files["claims.csv"].decode()) == {name}
-        assert files["journal.json"] == {a.name: a.data for a in (await assemble(
+        assert files["journal.json"] == {a.name: a.content() for a in (await assemble(
             cid, FROM, today)).attachments}["journal.json"]
 
 

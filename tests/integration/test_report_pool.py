@@ -29,7 +29,7 @@ def alive(pid: int) -> bool:
 def small_pool(monkeypatch):
     """A fresh pool of one worker that waits one second for a busy worker when stopped."""
     pool.shutdown()
-    monkeypatch.setenv("VIRKER_REPORT_WORKERS", "1")
+    monkeypatch.setattr(pool, "workers", lambda: 1)
     monkeypatch.setattr(pool, "STOP_SECONDS", 1.0, raising=False)
     yield
     pool.shutdown()

@@ -231,7 +231,7 @@ async def check_journal(since: JournalState | None = None) -> JournalState:
     report = await verify(engine_dsn(), since=since)
     assert report.ok, report.first_mismatch or report.trial_balance
     return JournalState(seq=report.head_seq, head_hash=report.head_hash,
-                        accounts=report.accounts)
+                        accounts=report.accounts, heads=report.heads)
 
 
 def paid_claims(seen: Seen) -> int:

@@ -32,12 +32,14 @@ ENTRY = EntryFacts(
 def test_canonical_bytes_are_exactly_as_documented():
     c, o = "01a20c00-0000-7000-8000-0000000000cc", "01a20c00-0000-7000-8000-0000000000dd"
     assert canonical(ENTRY) == (
-        f'[2,7,"01a20c00-0000-7000-8000-000000000007","accrual","2025-03-31",'
+        f'[3,7,"01a20c00-0000-7000-8000-000000000007","accrual","2025-03-31",'
         f'"2025-03-31T12:00:00.123456Z","{c}","accrue:x",'
         f'null,"claim \\"x\\" approved – Holbæk",'
         f'[["01a20c00-0000-7000-8000-00000000000a","{c}","{o}","accrued","DKK",3500000],'
         f'["01a20c00-0000-7000-8000-00000000000b","{c}","{o}","payable","DKK",-3500000]]]'
     ).encode()
+    # An entry recorded before chains per contract keeps its bytes, led by 2.
+    assert canonical(ENTRY, version=2) == b"[2" + canonical(ENTRY)[2:]
 
 
 @pytest.mark.parametrize("field,value", [
