@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         timer = None
         if manage_pool and settings.checkpoint_interval > 0:
             timer = asyncio.create_task(_checkpoints_every(settings.checkpoint_interval))
+        if manage_pool:
+            # What is alive now (modules, the app, its routes: some 250,000 objects) lives
+            # as long as the server; keep the collector from walking it on every full
+            # collection, which otherwise costs a busy server about a sixth of its time.
+            gc.freeze()
         try:
             yield
         finally:

@@ -31,9 +31,10 @@ beforehand, first spread over the 50 contracts, then all on one contract of as m
 
 The lock probe (no HTTP): K processes (K = 1, 2, 4, 8, 16), each with its own connection,
 approve groups of claims on contracts of their own through `outcomes.verification.approve`,
-the path the API takes; the time to take the journal's advisory lock (ledger.posting
-lock_journal) and the time it is held (taken → commit) are measured around it in the probe's
-processes. Then how long one approval of 1, 10 and 100 claims holds the lock.
+the path the API takes; the time to take the journal's append lock (an advisory lock per
+contract's chain, ledger.posting lock_chains) and the time it is held (taken → commit) are
+measured around it in the probe's processes. Then how long one approval of 1, 10 and 100
+claims holds it.
 
     flock /tmp/bench.lock .venv/bin/python -m benchmarks.load [--workers 2]
         [--concurrency 16] [--duration 60] [--max-requests N] [--rate R]
@@ -716,7 +717,7 @@ async def _probe(url: str, boss: str, work: list[tuple[str, list[str]]], seconds
     marks: dict[str, float] = {}
     take_lock, post = posting.lock_chains, verification.post
 
-    async def lock_journal(*args, **kwargs) -> None:
+    async def timed_lock(*args, **kwargs) -> None:
         marks["asked"] = time.perf_counter()
         await take_lock(*args, **kwargs)
         marks["taken"] = time.perf_counter()
@@ -726,7 +727,7 @@ async def _probe(url: str, boss: str, work: list[tuple[str, list[str]]], seconds
         marks["posted"] = time.perf_counter()
         return done
 
-    posting.lock_chains, verification.post = lock_journal, posted
+    posting.lock_chains, verification.post = timed_lock, posted
     principal = Principal(organisation_id=UUID(boss), role="commissioner", label="probe")
     rows, groups = [], len(work)
     try:
@@ -885,23 +886,24 @@ def print_tally(title: str, t: Tally) -> None:
 
 def print_probe(result: dict) -> None:
     g = result["group"]
-    print(f"\nThe journal lock, probed directly: K processes approving groups of {g} "
-          "claims on contracts of their own")
+    print(f"\nThe journal's append lock, probed directly: K processes approving groups of "
+          f"{g} claims on contracts of their own")
     print(f"{'K':>3} {'accruals/s':>10} {'approvals':>9} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'hold ms':>7} {'waiting':>7} {'lock busy':>9}")
     for r in result["levels"]:
         print(f"{r['k']:>3} {r['rate']:>10,.0f} {r['approvals']:>9} {r['p50']:>7.1f} "
               f"{r['p99']:>7.1f} {r['hold_ms']:>7.2f} {r['wait_share']:>7.0%} "
               f"{r['lock_busy']:>9.0%}{'  (ran out of claims)' if r['ran_out'] else ''}")
-    print("waiting: share of the approvals' time spent waiting for the journal lock; lock "
-          "busy: share of the wall time the lock was held")
+    print("waiting: share of the approvals' time spent waiting for an append lock; lock "
+          "busy: time any append lock was held, over the wall time (above 100 %: locks of "
+          "different chains held at once)")
     print(f"\n{'claims':>6} {'approval ms':>11} {'lock held ms':>12} {'in post':>8} "
           f"{'then to commit':>14} {'ceiling accruals/s':>18}")
     for size, h in result["holds"].items():
         print(f"{size:>6} {h['total']:>11.2f} {h['hold']:>12.2f} {h['post']:>8.2f} "
               f"{h['commit']:>14.2f} {size / h['hold'] * 1000:>18,.0f}")
-    print("ceiling: claims per approval / time the lock is held, the most the one lock lets "
-          "through whatever the number of cores")
+    print("ceiling: claims per approval / time the lock is held, the most one chain's lock "
+          "lets through, whatever the number of cores")
 
 
 def print_windows(t: Tally, width: float) -> None:

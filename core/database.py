@@ -282,9 +282,9 @@ async def bulk_insert(table: type[Table], rows: list[dict]) -> None:
 async def custom_plans():
     """Plan the enclosed queries afresh with their values (PostgreSQL; inside a transaction).
 
-    Intake looks rows up with IN lists of up to 10,000 values. A generic plan cached while a
-    table was still small would scan it comparing every row with every value; a custom plan
-    sees the values as constants and hashes them. Only for these lookups: re-planning
+    A payment run looks accruals up with IN lists of up to 10,000 values. A generic plan
+    cached while a table was still small would scan it comparing every row with every value;
+    a custom plan sees the values as constants and hashes them. Only for these lookups: re-planning
     everything (asyncpg's own catalogue queries included) would cost more than it saves.
     """
     engine = piccolo_conf_engine()

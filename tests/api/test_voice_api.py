@@ -556,8 +556,9 @@ async def test_bad_comment_filters_are_400(api, world, query):
 
 
 @pytest.mark.parametrize("path", [
-    "/api/v1/waves/not-a-uuid", "/api/v1/waves/%00", f"/api/v1/waves/{uuid.uuid4()}",
-    f"/api/v1/comments/{uuid.uuid4()}/moderation",
+    "/api/v1/waves/not-a-uuid", "/api/v1/waves/%00",
+    "/api/v1/waves/0b1e6c52-3f0e-4d8a-9a51-6f7d2f0c9e11",
+    "/api/v1/comments/5d2a8e07-41c9-4b6e-8f3a-2c9b7e6d1a40/moderation",
 ])
 async def test_unknown_or_garbled_ids_are_404(api, world, path):
     w = world
