@@ -938,7 +938,8 @@ def print_memory(samples: list, warmup: float, path: Path) -> float:
           f"{growth:+.1%} (max over start), {(end - first) / first:+.1%} (end over start)")
     for p in sorted(after[0][1]["server"]):
         seen = [m["server"][p] for _, m in after if p in m["server"]]
-        print(f"  pid {p}: start {seen[0]:.0f} MB, max {max(seen):.0f} MB, end {seen[-1]:.0f} MB")
+        print(f"  pid {p}: start {seen[0]:.0f} MB, max {max(seen):.0f} MB, end {seen[-1]:.0f} MB"
+              f" ({(max(seen) - seen[0]) / seen[0]:+.1%})")
     reports = [sum(m["reports"].values()) for _, m in after]
     print(f"  report workers (replaced every 20 documents): max {max(reports):.0f} MB together")
     return growth
